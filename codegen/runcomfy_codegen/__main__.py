@@ -1,0 +1,3 @@
+from runcomfy_codegen.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Model ids: checking them, mapping them to module names and to request URLs.
+
+A RunComfy model id is a slash-separated path such as ``bytedance/seedance-v1.5-pro/image-to-video``.
+Segments are non-empty and made of letters, digits, ``.``, ``_``, ``-`` and inner spaces (real ids
+have spaces: ``minimax/Hailuo Video 01 Live``); ``.`` and ``..`` are never segments.
+
+Module rule: each segment is lower-cased, every run of characters outside ``[a-z0-9]`` becomes ``_``,
+leading/trailing ``_`` are stripped, a segment starting with a digit gets an ``m`` prefix, and the
+segments are joined with ``__``. ``bytedance/seedance-v1.5-pro/image-to-video`` becomes
+``bytedance__seedance_v1_5_pro__image_to_video``; its module is
+``runcomfy_models.catalog.bytedance__seedance_v1_5_pro__image_to_video``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from runcomfy_codegen._errors import ModelIdError
+
+_SEGMENT = re.compile(r"[A-Za-z0-9._-]+(?: +[A-Za-z0-9._-]+)*")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def check_model_id(model_id: object) -> str:
+    """Return ``model_id`` if it is a well-formed RunComfy model id, else raise :class:`ModelIdError`."""
+    if not isinstance(model_id, str) or not model_id:
+        raise ModelIdError(f"model id {model_id!r}: must be a non-empty string")
+    if model_id != model_id.strip():
+        raise ModelIdError(f"model id {model_id!r}: leading or trailing whitespace")
+    if "\\" in model_id:
+        raise ModelIdError(f"model id {model_id!r}: backslash is not allowed")
+    if any(ord(c) < 32 or ord(c) == 127 for c in model_id):
+        raise ModelIdError(f"model id {model_id!r}: control characters are not allowed")
+    if model_id.startswith("/") or model_id.endswith("/"):
+        raise ModelIdError(f"model id {model_id!r}: leading or trailing slash")
+    for segment in model_id.split("/"):
+        if not segment:
+            raise ModelIdError(f"model id {model_id!r}: empty segment")
+        if segment in (".", ".."):
+            raise ModelIdError(f"model id {model_id!r}: segment {segment!r} is not allowed")
+        if not _SEGMENT.fullmatch(segment):
+            raise ModelIdError(
+                f"model id {model_id!r}: segment {segment!r} may hold only letters, digits, '.', '_', '-' "
+                "and inner spaces"
+            )
+    return model_id
+
+
+def module_name(model_id: str) -> str:
+    """The module name (inside ``runcomfy_models.catalog``) of a checked model id."""
+    parts = []
+    for segment in model_id.split("/"):
+        part = _NON_ALNUM.sub("_", segment.lower()).strip("_") or "x"
+        if part[0].isdigit():
+            part = "m" + part
+        parts.append(part)
+    return "__".join(parts)
+
+
+def url_path(model_id: str) -> str:
+    """The model id as a URL path, each segment percent-encoded (``Hailuo Video`` → ``Hailuo%20Video``)."""
+    return "/".join(quote(segment, safe="") for segment in model_id.split("/"))

@@ -1,0 +1,483 @@
+"""Stage 2, *parse*: turn a checked schema into the IR (:mod:`runcomfy_codegen.ir`).
+
+Each schema node becomes a :data:`~runcomfy_codegen.ir.TypeExpr`. Keywords pydantic states exactly
+become Python types and ``Field`` constraints; every other keyword of the node is kept, verbatim, in
+the node's ``check`` (checked by jsonschema at run time). Nothing is dropped: a keyword is either
+expressed natively or checked.
+
+Local ``$ref`` (``#/...`` JSON pointers) are inlined first; a ``$ref`` elsewhere, or one that leads
+back to itself, is refused.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import unicodedata
+from typing import Any, Literal
+from urllib.parse import unquote
+
+from runcomfy_codegen._errors import SchemaError, pointer
+from runcomfy_codegen.ir import (
+    Constrained,
+    DictOf,
+    FieldIR,
+    ListOf,
+    LiteralOf,
+    LiteralValue,
+    ModelIR,
+    ModelRef,
+    ModuleIR,
+    Primitive,
+    Rule,
+    TypeExpr,
+    UnionOf,
+)
+from runcomfy_codegen.load import KEYWORDS, unwrap_output
+from runcomfy_codegen.rules import parse_rule
+from runcomfy_codegen.runtime._base import RunComfyInput
+
+# Keywords that never constrain a value.
+ANNOTATIONS = frozenset(
+    {
+        "$schema", "$comment", "$defs", "definitions", "title", "description", "default", "deprecated",
+        "readOnly", "writeOnly", "examples", "format", "contentEncoding", "contentMediaType",
+        "contentSchema", "validations",
+    }
+)  # fmt: skip
+
+# Formats that mark a field as media (a URL whose content the custom rules may read).
+MEDIA_FORMATS = frozenset({"uri", "url", "iri", "image_uri", "video_uri", "audio_uri", "media_uri", "file_uri"})
+
+# Names a generated field must not take: they would shadow something the class body or pydantic uses.
+RESERVED_NAMES = frozenset(dir(RunComfyInput)) | {
+    "str", "int", "float", "bool", "list", "dict", "Any", "Annotated", "ClassVar", "Field", "Final",
+    "Literal", "JsonValue", "JsonInt", "IntChoice", "BoolChoice", "Omittable", "JsonSchemaCheck",
+    "MediaRule", "RunComfyInput", "RunComfyOutput", "MODEL_ID", "MEDIA_RULES", "MEDIA_FIELDS",
+    "Input", "Output", "model_validator", "classmethod", "runcomfy_check_schema", "runcomfy_schema_check",
+    "RunComfyModel", "ConfigDict",
+}  # fmt: skip
+
+_NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]+")
+_PAGE_LABEL = re.compile(r"^modelApiDoc_\w*$")
+
+
+def clean_text(text: Any) -> str | None:
+    """A title or description worth printing: not empty, not an untranslated page label."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if not text or _PAGE_LABEL.match(text):
+        return None
+    return text
+
+
+def python_name(json_name: str, taken: set[str]) -> str:
+    """A safe, unique Python identifier for a property name (``taken`` is updated)."""
+    name = json_name
+    if not (name.isidentifier() and name.isascii() and not name.startswith("_")):
+        name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        name = _NOT_IDENTIFIER.sub("_", name).strip("_") or "field"
+        if name[0].isdigit():
+            name = "field_" + name
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED_NAMES:
+        name += "_"
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def class_name(prefix: str, hint: str, taken: set[str]) -> str:
+    words = _NOT_IDENTIFIER.sub(" ", unicodedata.normalize("NFKD", hint).encode("ascii", "ignore").decode())
+    base = prefix + "".join(w[:1].upper() + w[1:] for w in words.replace("_", " ").split())
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+# --- $ref inlining --------------------------------------------------------------------------------
+
+
+def _contains_ref(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "$ref" in node or any(_contains_ref(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_contains_ref(v) for v in node)
+    return False
+
+
+def _resolve_pointer(root: Any, ref: str, file: str, where: str) -> Any:
+    if not ref.startswith("#"):
+        raise SchemaError(file, where, f"$ref {ref!r}: only references into the same file ('#/...') are supported")
+    fragment = unquote(ref[1:])
+    if fragment and not fragment.startswith("/"):
+        raise SchemaError(file, where, f"$ref {ref!r}: anchors are not supported, use a JSON pointer")
+    node = root
+    for token in fragment.split("/")[1:] if fragment else []:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise SchemaError(file, where, f"$ref {ref!r} does not resolve (no {token!r})")
+    return node
+
+
+def inline_refs(root: Any, file: str) -> Any:
+    """Return ``root`` with every local ``$ref`` replaced by its target (``allOf`` when it has siblings)."""
+    if not _contains_ref(root):
+        return root
+
+    def walk(node: Any, path: tuple[str | int, ...], active: tuple[str, ...]) -> Any:
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("$defs", "definitions", "$ref"):
+                continue
+            kind = KEYWORDS.get(key)
+            if kind == "schema":
+                out[key] = walk(value, (*path, key), active)
+            elif kind == "schema_list" and isinstance(value, list):
+                out[key] = [walk(v, (*path, key, i), active) for i, v in enumerate(value)]
+            elif kind == "schema_map" and isinstance(value, dict):
+                out[key] = {k: walk(v, (*path, key, k), active) for k, v in value.items()}
+            else:
+                out[key] = value
+        if "$ref" not in node:
+            return out
+        ref = node["$ref"]
+        where = pointer(*path, "$ref")
+        if ref in active:
+            raise SchemaError(file, where, f"$ref {ref!r} is recursive; recursive schemas are not supported")
+        target = walk(_resolve_pointer(root, ref, file, where), (*path, "$ref"), (*active, ref))
+        if all(k in ANNOTATIONS for k in out):
+            if isinstance(target, dict):
+                return {**target, **out}
+            return target
+        return {"allOf": [target, out]}
+
+    return walk(root, (), ())
+
+
+# --- schema -> IR ---------------------------------------------------------------------------------
+
+
+def _is_literal_value(value: Any) -> bool:
+    return value is None or isinstance(value, (str, bool, int))
+
+
+def _jsonschema_valid(schema: Any, value: Any) -> bool:
+    from jsonschema import Draft202012Validator
+
+    return bool(Draft202012Validator(schema).is_valid(value))
+
+
+def _is_json_type(value: Any, name: str) -> bool:
+    if name == "null":
+        return value is None
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "string":
+        return isinstance(value, str)
+    if name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return False  # literal values are never arrays or objects
+
+
+def _accepts(node: dict[str, Any], keywords: dict[str, Any], value: Any, simple: bool) -> bool:
+    """Does ``node`` accept the literal ``value``? Only type/enum/const are read by hand (fast path)."""
+    if not simple:
+        return _jsonschema_valid(node, value)
+    types = keywords.get("type")
+    if types is not None:
+        names = [types] if isinstance(types, str) else types
+        if not any(_is_json_type(value, n) for n in names):
+            return False
+    if "const" in keywords:
+        const = keywords["const"]
+        return bool(const == value and isinstance(const, bool) == isinstance(value, bool))
+    return True
+
+
+def accepts_null(expr: TypeExpr) -> bool | None:
+    """Does a type accept JSON null? None when only jsonschema can tell (a check is attached)."""
+    if isinstance(expr, Primitive):
+        return expr.name in ("None", "JsonValue")
+    if isinstance(expr, LiteralOf):
+        return None in expr.values
+    if isinstance(expr, UnionOf):
+        answers = [accepts_null(m) for m in expr.members]
+        return True if True in answers else (None if None in answers else False)
+    if isinstance(expr, Constrained):
+        if expr.check is not None:
+            return None
+        return accepts_null(expr.inner)
+    return False
+
+
+_NUMERIC_BOUNDS = (("minimum", "ge"), ("exclusiveMinimum", "gt"), ("maximum", "le"), ("exclusiveMaximum", "lt"))
+
+
+def _with_property_names(leftovers: dict[str, Any], keywords: dict[str, Any]) -> dict[str, Any]:
+    """Leftover keywords that count "other" properties need the declared ones named (as ``true``),
+    or jsonschema would count them as additional."""
+    if "properties" in keywords and {"additionalProperties", "unevaluatedProperties"} & leftovers.keys():
+        return {"properties": {name: True for name in keywords["properties"]}, **leftovers}
+    return leftovers
+
+
+class _ModuleParser:
+    def __init__(self, model_id: str, file: str) -> None:
+        self.model_id = model_id
+        self.file = file
+        self.class_names: set[str] = {"Input", "Output"}
+        self.nested: list[ModelIR] = []
+        self.warnings: list[str] = []
+
+    # A node's type -------------------------------------------------------------------------------
+    def type_of(self, node: Any, path: tuple[str | int, ...], class_hint: str) -> TypeExpr:
+        if node is True or node == {}:
+            return Primitive("JsonValue")
+        if node is False:
+            return Constrained(Primitive("JsonValue"), check=False)
+        assert isinstance(node, dict)
+        keywords = {k: v for k, v in node.items() if k not in ANNOTATIONS}
+        if not keywords:
+            return Primitive("JsonValue")
+
+        if "enum" in keywords or "const" in keywords:
+            literal = self._literal(node, keywords)
+            if literal is not None:
+                return literal
+
+        types = keywords.pop("type", None)
+        if types is None:
+            return Constrained(Primitive("JsonValue"), check=keywords)
+        names = [types] if isinstance(types, str) else list(types)
+        leftovers = dict(keywords)
+        members: list[TypeExpr] = []
+        used: set[str] = set()
+        for name in names:
+            member, consumed = self._native(name, keywords, path, class_hint)
+            members.append(member)
+            used |= consumed
+        for key in used:
+            leftovers.pop(key, None)
+        result: TypeExpr = members[0] if len(members) == 1 else UnionOf(tuple(members))
+        if leftovers:
+            result = Constrained(result, check=_with_property_names(leftovers, keywords))
+        return result
+
+    def _literal(self, node: dict[str, Any], keywords: dict[str, Any]) -> TypeExpr | None:
+        """``enum``/``const`` whose values fit ``Literal``: keep exactly the values the node accepts."""
+        values = list(keywords["enum"]) if "enum" in keywords else [keywords["const"]]
+        if not all(_is_literal_value(v) for v in values):
+            return None
+        # The value set is finite: evaluate every other keyword on it now, at generation time.
+        simple = keywords.keys() <= {"enum", "const", "type"}
+        accepted: list[LiteralValue] = []
+        for value in values:
+            if any(type(a) is type(value) and a == value for a in accepted):
+                continue
+            if _accepts(node, keywords, value, simple):
+                accepted.append(value)
+        if not accepted:
+            return Constrained(Primitive("JsonValue"), check=False)
+        has_bool = any(isinstance(v, bool) for v in accepted)
+        has_int = any(isinstance(v, int) and not isinstance(v, bool) for v in accepted)
+        if has_bool and has_int:
+            return Constrained(Primitive("JsonValue"), check={"enum": accepted})
+        return LiteralOf(tuple(accepted))
+
+    def _native(
+        self, name: str, keywords: dict[str, Any], path: tuple[str | int, ...], class_hint: str
+    ) -> tuple[TypeExpr, set[str]]:
+        """The pydantic type for one JSON type, and the keywords it states exactly."""
+        constraints: list[tuple[str, Any]] = []
+        used: set[str] = set()
+
+        def take(keyword_name: str, constraint: str) -> None:
+            if keyword_name in keywords:
+                constraints.append((constraint, keywords[keyword_name]))
+                used.add(keyword_name)
+
+        inner: TypeExpr
+        if name == "string":
+            inner = Primitive("str")
+            take("minLength", "min_length")
+            take("maxLength", "max_length")
+            take("pattern", "pattern")
+        elif name in ("integer", "number"):
+            inner = Primitive("int" if name == "integer" else "float")
+            for keyword_name, constraint in _NUMERIC_BOUNDS:
+                take(keyword_name, constraint)
+            step = keywords.get("multipleOf")
+            if name == "integer" and isinstance(step, int) and not isinstance(step, bool):
+                take("multipleOf", "multiple_of")
+        elif name == "boolean":
+            inner = Primitive("bool")
+        elif name == "null":
+            inner = Primitive("None")
+        elif name == "array":
+            if "prefixItems" in keywords:
+                item: TypeExpr = Primitive("JsonValue")  # prefixItems and items stay in the check
+            elif "items" in keywords:
+                item = self.type_of(keywords["items"], (*path, "items"), class_hint + " item")
+                used.add("items")
+            else:
+                item = Primitive("JsonValue")
+            inner = ListOf(item)
+            take("minItems", "min_length")
+            take("maxItems", "max_length")
+        else:  # object
+            inner, consumed = self._object(keywords, path, class_hint)
+            used |= consumed
+        if constraints:
+            inner = Constrained(inner, tuple(constraints))
+        return inner, used
+
+    def _object(
+        self, keywords: dict[str, Any], path: tuple[str | int, ...], class_hint: str
+    ) -> tuple[TypeExpr, set[str]]:
+        if "properties" not in keywords and "required" not in keywords:
+            extra = keywords.get("additionalProperties", True)
+            if "patternProperties" in keywords or "unevaluatedProperties" in keywords:
+                return DictOf(Primitive("JsonValue")), set()
+            value = self.type_of(extra, (*path, "additionalProperties"), class_hint + " value")
+            return DictOf(value), {"additionalProperties"}
+        name = class_name("", class_hint, self.class_names)
+        model, consumed = self.model(keywords, path, name)
+        self.nested.append(model)
+        return ModelRef(model.class_name), consumed
+
+    # A class for an object node ------------------------------------------------------------------
+    def model(self, node: dict[str, Any], path: tuple[str | int, ...], name: str) -> tuple[ModelIR, set[str]]:
+        properties: dict[str, Any] = node.get("properties", {})
+        required: list[str] = list(node.get("required", []))
+        used = {"properties", "required"}
+        taken: set[str] = set(self.class_names)
+        fields: list[FieldIR] = []
+        for json_name, sub in properties.items():
+            fields.append(self.field(json_name, sub, (*path, "properties", json_name), json_name in required, taken, name))
+        for json_name in required:
+            if json_name not in properties:
+                where = pointer(*path, "required")
+                self.warnings.append(
+                    f"{self.file}#{where}: required property {json_name!r} is not declared in 'properties'; "
+                    "the client requires it as any JSON value"
+                )
+                fields.append(self.field(json_name, True, (*path, "required"), True, taken, name))
+        extra: Literal["allow", "forbid"] = "allow"
+        additional = node.get("additionalProperties", True)
+        structural = {"patternProperties", "unevaluatedProperties"} & node.keys()
+        if additional is False and not structural:
+            extra = "forbid"
+            used.add("additionalProperties")
+        elif additional is True:
+            used.add("additionalProperties")
+        title = clean_text(node.get("title"))
+        description = clean_text(node.get("description"))
+        return ModelIR(name, pointer(*path), title, description, fields, extra), used
+
+    def field(
+        self,
+        json_name: str,
+        node: Any,
+        path: tuple[str | int, ...],
+        required: bool,
+        taken: set[str],
+        owner: str,
+    ) -> FieldIR:
+        field_type = self.type_of(node, path, owner + " " + json_name)
+        node_dict = node if isinstance(node, dict) else {}
+        has_default = "default" in node_dict and not required
+        null = accepts_null(field_type)
+        if null is None:
+            null = _jsonschema_valid(node, None)
+        fmt = node_dict.get("format") if isinstance(node_dict.get("format"), str) else None
+        return FieldIR(
+            json_name=json_name,
+            python_name=python_name(json_name, taken),
+            type=field_type,
+            required=required,
+            has_default=has_default,
+            default=node_dict.get("default"),
+            title=clean_text(node_dict.get("title")),
+            description=clean_text(node_dict.get("description")),
+            format=fmt,
+            omittable=not required and not has_default and not null,
+            media=bool(node_dict.get("validations")) or fmt in MEDIA_FORMATS,
+        )
+
+    def root_model(self, schema: dict[str, Any], name: str, role: str) -> ModelIR:
+        if schema.get("type", "object") != "object" and schema.get("type") != ["object"]:
+            raise SchemaError(self.file, "/type", f"the {role} schema must describe an object (type: object)")
+        model, used = self.model(schema, (), name)
+        keywords = {k: v for k, v in schema.items() if k not in ANNOTATIONS}
+        leftovers = {k: v for k, v in keywords.items() if k not in used and k != "type"}
+        if leftovers:
+            model.check = _with_property_names(leftovers, keywords)
+        return model
+
+
+def _rules_of(schema: dict[str, Any]) -> list[Rule]:
+    rules: list[Rule] = []
+    for json_name, node in schema.get("properties", {}).items():
+        if not isinstance(node, dict):
+            continue
+        owners: list[tuple[dict[str, Any], bool]] = [(node, False)]
+        if isinstance(node.get("items"), dict):
+            owners.append((node["items"], True))
+        for owner, each_item in owners:
+            for entry in owner.get("validations", []):
+                metric, op = parse_rule(entry["validation_rule"], allow_unknown_metric=True)
+                rules.append(
+                    Rule(json_name, metric, op, entry["validation_value"], entry.get("validation_error", ""), each_item)
+                )
+    return rules
+
+
+def parse_model(
+    model_id: str,
+    module: str,
+    input_schema: dict[str, Any],
+    output_document: Any,
+    *,
+    input_file: str,
+    output_file: str,
+    warnings: list[str] | None = None,
+) -> ModuleIR:
+    """Build the IR of one model from its checked input schema and output document."""
+    input_schema = inline_refs(input_schema, input_file)
+    parser = _ModuleParser(model_id, input_file)
+    output_schema, _ = unwrap_output(output_document)  # RunComfy wraps it: {"output": {...}}
+    output_parser = _ModuleParser(model_id, output_file)
+    output_parser.class_names = parser.class_names
+    output_schema = inline_refs(output_schema, output_file)
+    if not isinstance(output_schema, dict):
+        raise SchemaError(output_file, "/output", "the output schema must be an object")
+    output_model = output_parser.root_model(output_schema, "Output", "output")
+    input_model = parser.root_model(input_schema, "Input", "input")
+    rules = _rules_of(input_schema)
+    media = [f.json_name for f in input_model.fields if f.media]
+    return ModuleIR(
+        model_id=model_id,
+        module_name=module,
+        input_file=input_file,
+        output_file=output_file,
+        input_model=input_model,
+        output_model=output_model,
+        nested_models=output_parser.nested + parser.nested,
+        rules=rules,
+        media_fields=media,
+        warnings=[*(warnings or []), *output_parser.warnings, *parser.warnings],
+        input_schema_title=clean_text(input_schema.get("title")),
+    )
