@@ -60,7 +60,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
             with _progress_bar(total) as bar:
                 task = bar.add_task("generate", total=total)
                 result = pipeline.generate(
-                    schemas, out, wanted, allow_unknown=args.allow_unknown, keep_going=args.keep_going,
+                    schemas,
+                    out,
+                    wanted,
+                    allow_unknown=args.allow_unknown,
+                    keep_going=args.keep_going,
                     progress=lambda _model: bar.advance(task),
                 )
         else:
@@ -136,9 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write the client package from the schema store")
     p.add_argument("model_ids", nargs="*", metavar="MODEL_ID", help="only these models (default: all)")
     p.add_argument("--schemas", default="schemas")
-    p.add_argument("--out", default="generated", help="folder that receives runcomfy_models/ (default: generated)")
+    p.add_argument(
+        "--out", default="generated", help="folder that receives runcomfy_models/ (default: generated)"
+    )
     p.add_argument("--keep-going", action="store_true", help="leave refused schemas out and write the rest")
-    p.add_argument("--allow-unknown", action="store_true", help="accept unknown keywords and rules, recorded as warnings")
+    p.add_argument(
+        "--allow-unknown", action="store_true", help="accept unknown keywords and rules, recorded as warnings"
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("check", help="schema-drift check: would generate change anything?")

@@ -89,7 +89,7 @@ def parse_doc_page(text: str, source: str) -> tuple[str, Any, Any]:
         index = end
     input_schema, output_document = documents
     if not (isinstance(output_document, dict) and "output" in output_document):
-        raise SourceError(f"{source}: the object after the input schema is not an {{\"output\": ...}} schema")
+        raise SourceError(f'{source}: the object after the input schema is not an {{"output": ...}} schema')
     return ids.pop(), input_schema, output_document
 
 

@@ -9,10 +9,10 @@ jsonschema at validation time, so the generated class accepts exactly what the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 Scalar = Literal["str", "int", "float", "bool", "None", "JsonValue"]
-LiteralValue = Union[str, int, bool, None]
+LiteralValue = str | int | bool | None
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Constrained:
     """A JSON Schema fragment (dict or bool) checked by jsonschema, or None."""
 
 
-TypeExpr = Union[Primitive, LiteralOf, ListOf, DictOf, ModelRef, UnionOf, Constrained]
+TypeExpr = Primitive | LiteralOf | ListOf | DictOf | ModelRef | UnionOf | Constrained
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +134,9 @@ def parse_json(text: str, file: str) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
-        raise SchemaError(file, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise SchemaError(
+            file, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     except (ValueError, RecursionError) as exc:
         raise SchemaError(file, "", f"invalid JSON: {exc}") from None
 
@@ -218,7 +221,9 @@ def _check_node(
     if isinstance(node, bool):
         return
     if not isinstance(node, dict):
-        raise SchemaError(file, pointer(*path), f"a subschema must be an object or a boolean, not {_json_type(node)}")
+        raise SchemaError(
+            file, pointer(*path), f"a subschema must be an object or a boolean, not {_json_type(node)}"
+        )
     for key, value in node.items():
         where = pointer(*path, key)
         if key in UNSUPPORTED:
@@ -232,7 +237,9 @@ def _check_node(
                     f"unknown keyword {key!r}: the generator cannot enforce it "
                     "(pass --allow-unknown to let it through and record it)",
                 )
-            warnings.append(Warning_(file, where, f"unknown keyword {key!r} ignored (allowed by --allow-unknown)"))
+            warnings.append(
+                Warning_(file, where, f"unknown keyword {key!r} ignored (allowed by --allow-unknown)")
+            )
             continue
         _check_value(kind, key, value, (*path, key), file, allow_unknown, warnings)
 
@@ -263,9 +270,7 @@ def _check_value(
         fail("must be a number")
     elif kind == "positive_number" and not (_is_number(value) and value > 0):
         fail("must be a number greater than 0")
-    elif kind == "count" and not (
-        _is_number(value) and float(value).is_integer() and value >= 0
-    ):
+    elif kind == "count" and not (_is_number(value) and float(value).is_integer() and value >= 0):
         fail("must be a non-negative integer")
     elif kind == "array" and not isinstance(value, list):
         fail("must be an array")
@@ -273,6 +278,9 @@ def _check_value(
         fail("must be a non-empty array of schemas")
     elif kind == "schema_map" and not isinstance(value, dict):
         fail("must be an object of schemas")
+    elif key == "patternProperties":
+        for regex in value:
+            _check_value("regex", f"{key} name", regex, (*path, regex), file, allow_unknown, warnings)
     elif kind == "string_set":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             fail("must be an array of strings")
@@ -293,11 +301,9 @@ def _check_value(
         if not isinstance(value, str):
             fail("must be a string")
         try:
-            import re
-
             re.compile(value)
         except re.error as exc:
-            fail(f"is not a regular expression this client can run ({exc})")
+            fail(f"is not a regular expression Python's re can run ({exc})")
     elif kind == "validations":
         _check_validations(value, path, file, allow_unknown, warnings)
 
@@ -320,7 +326,9 @@ def _check_validations(
         number = rule.get("validation_value")
         if not _is_number(number):
             raise SchemaError(
-                file, pointer(*where, "validation_value"), f"validation_value: must be a number, got {number!r}"
+                file,
+                pointer(*where, "validation_value"),
+                f"validation_value: must be a number, got {number!r}",
             )
         message = rule.get("validation_error", "")
         if not isinstance(message, str):
@@ -335,7 +343,9 @@ def _check_validations(
             try:
                 parse_rule(text)
             except RuleSyntaxError as exc:
-                warnings.append(Warning_(file, pointer(*where, "validation_rule"), f"{exc}; kept as data, not checked"))
+                warnings.append(
+                    Warning_(file, pointer(*where, "validation_rule"), f"{exc}; kept as data, not checked")
+                )
 
 
 def meta_schema() -> dict[str, Any]:

@@ -47,7 +47,9 @@ ANNOTATIONS = frozenset(
 )  # fmt: skip
 
 # Formats that mark a field as media (a URL whose content the custom rules may read).
-MEDIA_FORMATS = frozenset({"uri", "url", "iri", "image_uri", "video_uri", "audio_uri", "media_uri", "file_uri"})
+MEDIA_FORMATS = frozenset(
+    {"uri", "url", "iri", "image_uri", "video_uri", "audio_uri", "media_uri", "file_uri"}
+)
 
 # Names a generated field must not take: they would shadow something the class body or pydantic uses.
 RESERVED_NAMES = frozenset(dir(RunComfyInput)) | {
@@ -62,14 +64,14 @@ _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]+")
 _PAGE_LABEL = re.compile(r"^modelApiDoc_\w*$")
 
 
-def clean_text(text: Any) -> str | None:
+def clean_text(text: object) -> str | None:
     """A title or description worth printing: not empty, not an untranslated page label."""
     if not isinstance(text, str):
         return None
-    text = text.strip()
-    if not text or _PAGE_LABEL.match(text):
+    stripped: str = text.strip()
+    if not stripped or _PAGE_LABEL.match(stripped):
         return None
-    return text
+    return stripped
 
 
 def python_name(json_name: str, taken: set[str]) -> str:
@@ -112,7 +114,9 @@ def _contains_ref(node: Any) -> bool:
 
 def _resolve_pointer(root: Any, ref: str, file: str, where: str) -> Any:
     if not ref.startswith("#"):
-        raise SchemaError(file, where, f"$ref {ref!r}: only references into the same file ('#/...') are supported")
+        raise SchemaError(
+            file, where, f"$ref {ref!r}: only references into the same file ('#/...') are supported"
+        )
     fragment = unquote(ref[1:])
     if fragment and not fragment.startswith("/"):
         raise SchemaError(file, where, f"$ref {ref!r}: anchors are not supported, use a JSON pointer")
@@ -223,14 +227,19 @@ def accepts_null(expr: TypeExpr) -> bool | None:
     return False
 
 
-_NUMERIC_BOUNDS = (("minimum", "ge"), ("exclusiveMinimum", "gt"), ("maximum", "le"), ("exclusiveMaximum", "lt"))
+_NUMERIC_BOUNDS = (
+    ("minimum", "ge"),
+    ("exclusiveMinimum", "gt"),
+    ("maximum", "le"),
+    ("exclusiveMaximum", "lt"),
+)
 
 
 def _with_property_names(leftovers: dict[str, Any], keywords: dict[str, Any]) -> dict[str, Any]:
     """Leftover keywords that count "other" properties need the declared ones named (as ``true``),
     or jsonschema would count them as additional."""
     if "properties" in keywords and {"additionalProperties", "unevaluatedProperties"} & leftovers.keys():
-        return {"properties": {name: True for name in keywords["properties"]}, **leftovers}
+        return {"properties": dict.fromkeys(keywords["properties"], True), **leftovers}
     return leftovers
 
 
@@ -366,7 +375,11 @@ class _ModuleParser:
         taken: set[str] = set(self.class_names)
         fields: list[FieldIR] = []
         for json_name, sub in properties.items():
-            fields.append(self.field(json_name, sub, (*path, "properties", json_name), json_name in required, taken, name))
+            fields.append(
+                self.field(
+                    json_name, sub, (*path, "properties", json_name), json_name in required, taken, name
+                )
+            )
         for json_name in required:
             if json_name not in properties:
                 where = pointer(*path, "required")
@@ -440,7 +453,14 @@ def _rules_of(schema: dict[str, Any]) -> list[Rule]:
             for entry in owner.get("validations", []):
                 metric, op = parse_rule(entry["validation_rule"], allow_unknown_metric=True)
                 rules.append(
-                    Rule(json_name, metric, op, entry["validation_value"], entry.get("validation_error", ""), each_item)
+                    Rule(
+                        json_name,
+                        metric,
+                        op,
+                        entry["validation_value"],
+                        entry.get("validation_error", ""),
+                        each_item,
+                    )
                 )
     return rules
 

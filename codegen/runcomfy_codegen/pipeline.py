@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runcomfy_codegen._errors import CodegenError, ModelIdError, SchemaError
-from runcomfy_codegen.load import load_schema
+from runcomfy_codegen.load import check_schema, load_schema
 from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.parse import parse_model
 from runcomfy_codegen.render import environment, render_module
@@ -65,6 +66,32 @@ def _runtime_file(name: str) -> str:
     return f"{HEADER} from runtime/{name}. Do not edit.\n{text}"
 
 
+def render_schema(
+    model_id: str,
+    input_schema: Any,
+    output_document: Any = None,
+    *,
+    allow_unknown: bool = False,
+    input_file: str = "input.json",
+    output_file: str = "output.json",
+) -> str:
+    """The module source for one model from in-memory schemas (checked, parsed, rendered)."""
+    check_model_id(model_id)
+    if output_document is None:
+        output_document = {"output": {"type": "object"}}
+    check_schema(input_schema, input_file, allow_unknown=allow_unknown)
+    check_schema(output_document, output_file, allow_unknown=allow_unknown)
+    ir = parse_model(
+        model_id,
+        module_name(model_id),
+        input_schema,
+        output_document,
+        input_file=input_file,
+        output_file=output_file,
+    )
+    return render_module(ir)
+
+
 def build_package(
     schemas: Path,
     model_ids: Iterable[str] | None = None,
@@ -81,7 +108,9 @@ def build_package(
         known = {m for m, _ in found}
         for model_id in wanted:
             if model_id not in known:
-                result.errors.append(SchemaError(schemas / model_id, "", f"no model {model_id!r} in the schema store"))
+                result.errors.append(
+                    SchemaError(schemas / model_id, "", f"no model {model_id!r} in the schema store")
+                )
         selected = set(wanted)
     else:
         selected = None
@@ -103,7 +132,9 @@ def build_package(
             shown_in, shown_out = _display(input_file, schemas), _display(output_file, schemas)
             loaded_in = load_schema(input_file, allow_unknown=allow_unknown, display=shown_in)
             if not output_file.exists():
-                raise SchemaError(shown_out, "", "missing: every model folder needs input.json and output.json")
+                raise SchemaError(
+                    shown_out, "", "missing: every model folder needs input.json and output.json"
+                )
             loaded_out = load_schema(output_file, allow_unknown=allow_unknown, display=shown_out)
             ir = parse_model(
                 model_id,
@@ -145,7 +176,9 @@ def generate(
     """Build the package and write it to ``out/runcomfy_models``; nothing is written on error
     unless ``keep_going`` (then refused models are left out and the rest is written)."""
     wanted = None if model_ids is None else list(model_ids)
-    result = build_package(schemas, wanted, allow_unknown=allow_unknown, keep_going=keep_going, progress=progress)
+    result = build_package(
+        schemas, wanted, allow_unknown=allow_unknown, keep_going=keep_going, progress=progress
+    )
     if result.errors and not keep_going:
         return result
     # Writing a subset must not remove the modules of the models that were not asked for.

@@ -32,7 +32,14 @@ from runcomfy_codegen.ir import (
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-_PRIMITIVES = {"str": "str", "int": "JsonInt", "float": "float", "bool": "bool", "None": "None", "JsonValue": "JsonValue"}
+_PRIMITIVES = {
+    "str": "str",
+    "int": "JsonInt",
+    "float": "float",
+    "bool": "bool",
+    "None": "None",
+    "JsonValue": "JsonValue",
+}
 _IMPORT_FROM = {
     "Annotated": "typing",
     "Any": "typing",
@@ -234,7 +241,9 @@ def _class_docstring(model: ModelIR, fallback: str) -> str:
     return docstring(text, "    ")
 
 
-def _class_view(model: ModelIR, base: str, fallback_doc: str, class_vars: list[str], imports: _Imports) -> ClassView:
+def _class_view(
+    model: ModelIR, base: str, fallback_doc: str, class_vars: list[str], imports: _Imports
+) -> ClassView:
     config = None
     if model.extra == "forbid":
         config = f'model_config = {imports.use("ConfigDict")}(extra="forbid")'
@@ -278,7 +287,9 @@ def render_module(module: ModuleIR) -> str:
         _class_view(m, "RunComfyModel", f"The ``{m.json_pointer}`` object.", [], imports)
         for m in module.nested_models
     ]
-    output = _class_view(module.output_model, "RunComfyOutput", "The ``output`` object of a finished request.", [], imports)
+    output = _class_view(
+        module.output_model, "RunComfyOutput", "The ``output`` object of a finished request.", [], imports
+    )
     imports.use("ClassVar")
     imports.use("MediaRule")
     class_vars = [
@@ -287,7 +298,9 @@ def render_module(module: ModuleIR) -> str:
         "runcomfy_media_rules: ClassVar[tuple[MediaRule, ...]] = MEDIA_RULES",
     ]
     imports.use("RunComfyOutput")
-    input_ = _class_view(module.input_model, "RunComfyInput", f"Request body of ``{module.model_id}``.", class_vars, imports)
+    input_ = _class_view(
+        module.input_model, "RunComfyInput", f"Request body of ``{module.model_id}``.", class_vars, imports
+    )
     rules = [
         call(
             "MediaRule",

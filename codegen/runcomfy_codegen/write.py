@@ -38,7 +38,9 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
-def compare_tree(root: Path, files: dict[str, str], *, prune_under: tuple[str, ...] = ("catalog",)) -> TreeDiff:
+def compare_tree(
+    root: Path, files: dict[str, str], *, prune_under: tuple[str, ...] = ("catalog",)
+) -> TreeDiff:
     """What writing ``files`` (relative posix path -> text) under ``root`` would change."""
     diff = TreeDiff()
     if root.exists() and not root.is_dir():

@@ -72,5 +72,7 @@ def parse_rule(text: str, *, allow_unknown_metric: bool = False) -> tuple[str, s
         )
     metric, op = match.group("metric"), match.group("op")
     if metric not in METRICS and not allow_unknown_metric:
-        raise RuleSyntaxError(f"validation rule {text!r}: unknown metric {metric!r} (known: {', '.join(METRICS)})")
+        raise RuleSyntaxError(
+            f"validation rule {text!r}: unknown metric {metric!r} (known: {', '.join(METRICS)})"
+        )
     return metric, op

@@ -93,7 +93,11 @@ class JsonSchemaCheck:
             raise PydanticCustomError(
                 "json_schema",
                 "{keyword} failed{where}: {reason}",
-                {"keyword": str(error.validator), "where": f" at {where}" if where else "", "reason": error.message},
+                {
+                    "keyword": str(error.validator),
+                    "where": f" at {where}" if where else "",
+                    "reason": error.message,
+                },
             )
         return value
 
