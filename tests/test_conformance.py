@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
+
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.pipeline import render_schema
-
 from tests.conftest import SHARED, load_module_from_source
 
 SUITE = SHARED / "conformance" / "json-schema-test-suite" / "tests" / "draft2020-12"

@@ -74,8 +74,12 @@ def clean_text(text: object) -> str | None:
     return stripped
 
 
-def python_name(json_name: str, taken: set[str]) -> str:
-    """A safe, unique Python identifier for a property name (``taken`` is updated)."""
+def python_name(json_name: str, taken: set[str], avoid: frozenset[str] = frozenset()) -> str:
+    """A safe, unique Python identifier for a property name (``taken`` is updated).
+
+    ``avoid`` holds the object's other JSON names: a renamed field never takes one of them, so a
+    payload key always means one field.
+    """
     name = json_name
     if not (name.isidentifier() and name.isascii() and not name.startswith("_")):
         name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
@@ -85,7 +89,7 @@ def python_name(json_name: str, taken: set[str]) -> str:
     if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED_NAMES:
         name += "_"
     candidate, n = name, 2
-    while candidate in taken:
+    while candidate in taken or (candidate != json_name and candidate in avoid):
         candidate, n = f"{name}_{n}", n + 1
     taken.add(candidate)
     return candidate
@@ -173,7 +177,10 @@ def inline_refs(root: Any, file: str) -> Any:
 
 
 def _is_literal_value(value: Any) -> bool:
-    return value is None or isinstance(value, (str, bool, int))
+    if isinstance(value, str):
+        # pydantic-core keeps Literal strings as Rust strings, which cannot hold lone surrogates.
+        return not any("\ud800" <= c <= "\udfff" for c in value)
+    return value is None or isinstance(value, (bool, int))
 
 
 def _jsonschema_valid(schema: Any, value: Any) -> bool:
@@ -373,11 +380,18 @@ class _ModuleParser:
         required: list[str] = list(node.get("required", []))
         used = {"properties", "required"}
         taken: set[str] = set(self.class_names)
+        json_names = frozenset(properties) | frozenset(required)
         fields: list[FieldIR] = []
         for json_name, sub in properties.items():
             fields.append(
                 self.field(
-                    json_name, sub, (*path, "properties", json_name), json_name in required, taken, name
+                    json_name,
+                    sub,
+                    (*path, "properties", json_name),
+                    json_name in required,
+                    taken,
+                    name,
+                    json_names,
                 )
             )
         for json_name in required:
@@ -387,7 +401,7 @@ class _ModuleParser:
                     f"{self.file}#{where}: required property {json_name!r} is not declared in 'properties'; "
                     "the client requires it as any JSON value"
                 )
-                fields.append(self.field(json_name, True, (*path, "required"), True, taken, name))
+                fields.append(self.field(json_name, True, (*path, "required"), True, taken, name, json_names))
         extra: Literal["allow", "forbid"] = "allow"
         additional = node.get("additionalProperties", True)
         structural = {"patternProperties", "unevaluatedProperties"} & node.keys()
@@ -408,6 +422,7 @@ class _ModuleParser:
         required: bool,
         taken: set[str],
         owner: str,
+        json_names: frozenset[str] = frozenset(),
     ) -> FieldIR:
         field_type = self.type_of(node, path, owner + " " + json_name)
         node_dict = node if isinstance(node, dict) else {}
@@ -418,7 +433,7 @@ class _ModuleParser:
         fmt = node_dict.get("format") if isinstance(node_dict.get("format"), str) else None
         return FieldIR(
             json_name=json_name,
-            python_name=python_name(json_name, taken),
+            python_name=python_name(json_name, taken, json_names),
             type=field_type,
             required=required,
             has_default=has_default,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import Self
 
 from ._rules import MediaRule
 
@@ -30,6 +31,24 @@ class RunComfyModel(BaseModel):
         protected_namespaces=(),
         use_enum_values=True,
     )
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Validate a JSON payload by its original property names, exactly as JSON Schema does.
+
+        Python names are for the constructor (``Input(class_=...)``); a payload key that happens to
+        equal a Python name (``class_``) is an ordinary extra property here, as in JSON Schema.
+        """
+        kwargs.setdefault("by_alias", True)
+        kwargs.setdefault("by_name", False)
+        return super().model_validate(obj, **kwargs)
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Like :meth:`model_validate`, from JSON text."""
+        kwargs.setdefault("by_alias", True)
+        kwargs.setdefault("by_name", False)
+        return super().model_validate_json(json_data, **kwargs)
 
 
 class RunComfyOutput(RunComfyModel):
