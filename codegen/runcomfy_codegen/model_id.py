@@ -14,9 +14,9 @@ segments are joined with ``__``. ``bytedance/seedance-v1.5-pro/image-to-video`` 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 from runcomfy_codegen._errors import ModelIdError
+from runcomfy_codegen.runtime._urls import model_path
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+(?: +[A-Za-z0-9._-]+)*")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -58,6 +58,4 @@ def module_name(model_id: str) -> str:
     return "__".join(parts)
 
 
-def url_path(model_id: str) -> str:
-    """The model id as a URL path, each segment percent-encoded (``Hailuo Video`` → ``Hailuo%20Video``)."""
-    return "/".join(quote(segment, safe="") for segment in model_id.split("/"))
+url_path = model_path  # one definition, shipped in the runtime

@@ -28,6 +28,13 @@ RUNTIME_FILES = {
     "_registry.py": "_registry.py",
     "_rules.py": "_rules.py",
     "_types.py": "_types.py",
+    "_urls.py": "_urls.py",
+    "_exceptions.py": "_exceptions.py",
+    "_models.py": "_models.py",
+    "_base_client.py": "_base_client.py",
+    "_client.py": "_client.py",
+    "_containers.py": "_containers.py",
+    "_media.py": "_media.py",
 }
 
 

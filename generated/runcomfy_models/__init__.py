@@ -3,23 +3,72 @@
 
 >>> import runcomfy_models
 >>> seedance = runcomfy_models.get("bytedance/seedance-v1.5-pro/image-to-video")
->>> seedance.Input.model_validate({"prompt": "a cat", "first_frame_image_url": "https://..."})
+>>> payload = seedance.Input(prompt="a cat", first_frame_image_url="https://...")
+>>> with runcomfy_models.Client() as client:  # token from RUNCOMFY_API_TOKEN
+...     output = client.run(payload)
 
 Each model module has ``MODEL_ID``, ``Input`` and ``Output``; modules are imported on first
 ``get()``, so importing this package stays cheap however many models it holds.
 """
 
 from ._base import RunComfyInput, RunComfyModel, RunComfyOutput
+from ._client import AsyncClient, Client
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    InsufficientBalanceError,
+    JobCancelledError,
+    JobFailedError,
+    MediaProbeError,
+    MediaValidationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RunComfyError,
+    ServerError,
+    SubmitUncertainError,
+    UnprocessableInputError,
+)
+from ._media import Violation, acheck_media, check_media, metric
+from ._models import CancelOutcome, Job, JobResult, JobStatus
 from ._registry import get, input_class, models, validate_input
 from ._rules import MediaRule
 
 __all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "CancelOutcome",
+    "Client",
+    "InsufficientBalanceError",
+    "Job",
+    "JobCancelledError",
+    "JobFailedError",
+    "JobResult",
+    "JobStatus",
+    "MediaProbeError",
     "MediaRule",
+    "MediaValidationError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RunComfyError",
     "RunComfyInput",
     "RunComfyModel",
     "RunComfyOutput",
+    "ServerError",
+    "SubmitUncertainError",
+    "UnprocessableInputError",
+    "Violation",
+    "acheck_media",
+    "check_media",
     "get",
     "input_class",
+    "metric",
     "models",
     "validate_input",
 ]

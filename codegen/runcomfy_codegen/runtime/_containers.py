@@ -1,0 +1,302 @@
+"""Sans-I/O header parsers for video and audio containers: ISO BMFF (MP4/MOV/M4A), Matroska/WebM, WAV.
+
+Each parser is a generator: it yields ``(offset, length)`` when it needs bytes it does not have and
+receives them back, then returns a :class:`MediaInfo`. The sync and async probers drive the same
+parser, so only the I/O differs. Parsers read box/element headers and the few metadata boxes they
+need (``moov`` for MP4, ``Info``/``Tracks`` for WebM), never frames.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Generator
+from dataclasses import dataclass
+
+Reader = Generator[tuple[int, int], bytes, "MediaInfo"]
+TAIL_CHUNK = 256 * 1024
+
+
+class ContainerError(ValueError):
+    """The bytes are not a container this module can read (or are truncated)."""
+
+
+@dataclass
+class MediaInfo:
+    """What a probe measured. ``None`` where the format does not say."""
+
+    format: str
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+    fps: float | None = None
+    size_bytes: int | None = None
+
+
+def sniff(head: bytes) -> str:
+    """The container kind from magic bytes (extensions lie): ``mp4``, ``webm``, ``wav`` or ``image``."""
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1"):
+            return "image"
+        return "mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    return "image"
+
+
+# --- ISO BMFF --------------------------------------------------------------------------------------
+
+_CONTAINER_BOXES = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf"}
+
+
+def _boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, payload start, box end) of the boxes in data[start:end]."""
+    boxes = []
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        header = 8
+        if size == 1:
+            if pos + 16 > end:
+                break
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+            header = 16
+        elif size == 0:
+            size = end - pos
+        if size < header:
+            raise ContainerError(f"corrupt MP4 box {kind!r} at {pos}")
+        boxes.append((kind, pos + header, pos + size))
+        pos += size
+    return boxes
+
+
+def read_mp4(size: int | None, head: bytes) -> Reader:
+    """Find ``moov`` among the top-level boxes (reading box headers only), then parse it."""
+    pos = 0
+    data, data_start = head, 0
+    while True:
+        if size is not None and pos >= size:
+            raise ContainerError("no 'moov' box: not a complete MP4/MOV file")
+        if pos + 16 > data_start + len(data):
+            # Read a chunk, not just the box header: a trailing 'moov' then comes in the same read.
+            want = TAIL_CHUNK if size is None else min(TAIL_CHUNK, size - pos)
+            data, data_start = (yield (pos, max(want, 8))), pos
+            if len(data) < 8:
+                raise ContainerError("truncated MP4: no 'moov' box before the end of the data")
+        rel = pos - data_start
+        box_size, kind = struct.unpack(">I4s", data[rel : rel + 8])
+        header = 8
+        if box_size == 1:
+            box_size = struct.unpack(">Q", data[rel + 8 : rel + 16])[0]
+            header = 16
+        elif box_size == 0:
+            if size is None:
+                raise ContainerError("MP4 box runs to the end of a file of unknown size")
+            box_size = size - pos
+        if box_size < header:
+            raise ContainerError(f"corrupt MP4 box {kind!r} at offset {pos}")
+        if kind == b"moov":
+            if rel + box_size > len(data):
+                data, data_start = (yield (pos, box_size)), pos
+                rel = 0
+                if len(data) < box_size:
+                    raise ContainerError("truncated MP4: the 'moov' box is cut short")
+            return _parse_moov(data, rel + header, rel + box_size)
+        pos += box_size
+
+
+def _fixed_16_16(value: int) -> int:
+    return round(value / 65536)
+
+
+def _parse_moov(data: bytes, start: int, end: int) -> MediaInfo:
+    info = MediaInfo("mp4")
+    for kind, body, box_end in _boxes(data, start, end):
+        if kind == b"mvhd":
+            version = data[body]
+            if version == 1:
+                timescale, duration = struct.unpack(">IQ", data[body + 20 : body + 32])
+            else:
+                timescale, duration = struct.unpack(">II", data[body + 12 : body + 20])
+            if timescale:
+                info.duration_seconds = duration / timescale
+        elif kind == b"trak":
+            _parse_trak(data, body, box_end, info)
+    return info
+
+
+def _parse_trak(data: bytes, start: int, end: int, info: MediaInfo) -> None:
+    width = height = None
+    handler = None
+    timescale = duration = samples = 0
+
+    def walk(s: int, e: int) -> None:
+        nonlocal width, height, handler, timescale, duration, samples
+        for kind, body, box_end in _boxes(data, s, e):
+            if kind == b"tkhd":
+                width = _fixed_16_16(struct.unpack(">I", data[box_end - 8 : box_end - 4])[0])
+                height = _fixed_16_16(struct.unpack(">I", data[box_end - 4 : box_end])[0])
+            elif kind == b"mdhd":
+                if data[body] == 1:
+                    timescale, duration = struct.unpack(">IQ", data[body + 20 : body + 32])
+                else:
+                    timescale, duration = struct.unpack(">II", data[body + 12 : body + 20])
+            elif kind == b"hdlr":
+                handler = data[body + 8 : body + 12]
+            elif kind == b"stts":
+                count = struct.unpack(">I", data[body + 4 : body + 8])[0]
+                for i in range(count):
+                    entry = body + 8 + 8 * i
+                    samples += struct.unpack(">I", data[entry : entry + 4])[0]
+            elif kind in _CONTAINER_BOXES:
+                walk(body, box_end)
+
+    walk(start, end)
+    if handler == b"vide" and info.width is None:
+        info.width, info.height = width, height
+        if timescale and duration and samples:
+            info.fps = samples / (duration / timescale)
+    if handler in (b"vide", b"soun") and info.duration_seconds is None and timescale:
+        info.duration_seconds = duration / timescale
+
+
+# --- Matroska / WebM -------------------------------------------------------------------------------
+
+_SEGMENT, _INFO, _TRACKS, _CLUSTER = 0x18538067, 0x1549A966, 0x1654AE6B, 0x1F43B675
+_TIMECODE_SCALE, _DURATION = 0x2AD7B1, 0x4489
+_TRACK_ENTRY, _TRACK_TYPE, _DEFAULT_DURATION, _VIDEO = 0xAE, 0x83, 0x23E383, 0xE0
+_PIXEL_WIDTH, _PIXEL_HEIGHT = 0xB0, 0xBA
+
+
+def _vint(data: bytes, pos: int, keep_marker: bool) -> tuple[int, int]:
+    if pos >= len(data):
+        raise ContainerError("truncated WebM element")
+    first = data[pos]
+    length = 1
+    mask = 0x80
+    while length <= 8 and not first & mask:
+        mask >>= 1
+        length += 1
+    if length > 8:
+        raise ContainerError("corrupt WebM variable-length integer")
+    value = first if keep_marker else first & (mask - 1)
+    for byte in data[pos + 1 : pos + length]:
+        value = (value << 8) | byte
+    if pos + length > len(data):
+        raise ContainerError("truncated WebM element")
+    return value, pos + length
+
+
+def _elements(data: bytes, start: int, end: int) -> Generator[tuple[int, int, int], None, None]:
+    pos = start
+    while pos < end:
+        element_id, pos = _vint(data, pos, keep_marker=True)
+        size, pos = _vint(data, pos, keep_marker=False)
+        element_end = min(pos + size, end) if size != (1 << (7 * 8)) - 1 else end
+        yield element_id, pos, element_end
+        if element_id in (_SEGMENT,):
+            return
+        pos = element_end
+
+
+def _uint(data: bytes, start: int, end: int) -> int:
+    return int.from_bytes(data[start:end], "big")
+
+
+def read_webm(size: int | None, head: bytes) -> Reader:
+    """Read ``Info`` (duration) and ``Tracks`` (frame size, frame rate), stopping at the first Cluster."""
+    info = MediaInfo("webm")
+    data = head
+    want = len(head)
+    cap = size if size is not None else 1 << 22
+    while True:
+        try:
+            _parse_webm(data, info)
+            return info
+        except ContainerError:
+            if len(data) >= cap or want >= 1 << 22:
+                raise
+            want = min(want * 4, cap)
+            data = yield (0, want)
+
+
+def _parse_webm(data: bytes, info: MediaInfo) -> None:
+    timecode_scale = 1_000_000
+    duration = None
+    segment = None
+    for element_id, body, _end in _elements(data, 0, len(data)):
+        if element_id == _SEGMENT:
+            segment = body
+    if segment is None:
+        raise ContainerError("no WebM Segment in the data read")
+    found_tracks = False
+    for element_id, body, end in _elements(data, segment, len(data)):
+        if end > len(data):
+            raise ContainerError("truncated WebM")
+        if element_id == _INFO:
+            for child, cbody, cend in _elements(data, body, end):
+                if child == _TIMECODE_SCALE:
+                    timecode_scale = _uint(data, cbody, cend)
+                elif child == _DURATION:
+                    duration = struct.unpack(">f" if cend - cbody == 4 else ">d", data[cbody:cend])[0]
+        elif element_id == _TRACKS:
+            found_tracks = True
+            for entry, ebody, eend in _elements(data, body, end):
+                if entry != _TRACK_ENTRY:
+                    continue
+                track_type = default_duration = None
+                width = height = None
+                for child, cbody, cend in _elements(data, ebody, eend):
+                    if child == _TRACK_TYPE:
+                        track_type = _uint(data, cbody, cend)
+                    elif child == _DEFAULT_DURATION:
+                        default_duration = _uint(data, cbody, cend)
+                    elif child == _VIDEO:
+                        for v, vbody, vend in _elements(data, cbody, cend):
+                            if v == _PIXEL_WIDTH:
+                                width = _uint(data, vbody, vend)
+                            elif v == _PIXEL_HEIGHT:
+                                height = _uint(data, vbody, vend)
+                if track_type == 1 and info.width is None:
+                    info.width, info.height = width, height
+                    if default_duration:
+                        info.fps = 1e9 / default_duration
+        elif element_id == _CLUSTER:
+            break
+    if not found_tracks:
+        raise ContainerError("no WebM Tracks in the data read")
+    if duration is not None:
+        info.duration_seconds = duration * timecode_scale / 1e9
+
+
+# --- WAV -------------------------------------------------------------------------------------------
+
+
+def read_wav(size: int | None, head: bytes) -> Reader:
+    data = head
+    pos = 12
+    byte_rate = None
+    while True:
+        if pos + 8 > len(data):
+            if size is not None and pos + 8 > size:
+                raise ContainerError("WAV without a 'data' chunk")
+            data = yield (0, pos + 64)
+            if pos + 8 > len(data):
+                raise ContainerError("truncated WAV")
+        chunk, length = struct.unpack("<4sI", data[pos : pos + 8])
+        if chunk == b"fmt ":
+            if pos + 20 > len(data):
+                data = yield (0, pos + 64)
+            byte_rate = struct.unpack("<I", data[pos + 16 : pos + 20])[0]
+        elif chunk == b"data":
+            if not byte_rate:
+                raise ContainerError("WAV 'data' before 'fmt '")
+            return MediaInfo("wav", duration_seconds=length / byte_rate)
+        pos += 8 + length + (length & 1)
+        if size is None and pos > 1 << 22:
+            raise ContainerError("WAV header too long")
+        if pos > len(data):
+            data = yield (0, pos + 64)
+    return MediaInfo("wav")  # pragma: no cover

@@ -1,0 +1,472 @@
+"""Custom media rules: measure each media input, reading as little of it as possible.
+
+``check_media(input)`` measures every media field that has ``validations`` rules and returns every
+violation (not just the first). A rule's metric comes from :data:`METRICS`; a new metric is one
+small function registered with :func:`metric`.
+
+Reading, per value:
+
+* ``http(s)://``: one ``GET`` with ``Range: bytes=0-65535``; the total size comes from
+  ``Content-Range`` (or ``Content-Length``; a ``HEAD`` only if neither tells it). A server that
+  ignores ``Range`` is read as a stream that stops once the header is parsed. More is read only when
+  the format needs it (a JPEG whose frame header sits after a large EXIF block; an MP4 whose
+  ``moov`` box is at the end: then a ranged read at that offset), and never more than
+  :data:`MAX_PROBE_BYTES` in all.
+* a local path or ``file://`` URL, and ``data:`` URIs: the same parsers, without network.
+
+``file_size_mb`` counts megabytes of 1,000,000 bytes (RunComfy writes "MB"/"Mo", the SI unit).
+
+A value that cannot be measured (unreachable, 404, unknown format, truncated) raises
+:class:`MediaProbeError`, which is never reported as a rule violation; pass ``check_media=False``
+to ``submit``/``run`` to skip the check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from ._base import RunComfyInput
+from ._containers import ContainerError, MediaInfo, Reader, read_mp4, read_wav, read_webm, sniff
+from ._exceptions import MediaProbeError, MediaValidationError
+from ._rules import MediaRule
+
+HEAD_BYTES = 64 * 1024
+MAX_PROBE_BYTES = 8 * 1024 * 1024
+"""Cap on the bytes read from one media value, all reads together."""
+PROBE_TIMEOUT = httpx.Timeout(10.0)
+
+Metric = Callable[[MediaInfo], "float | None"]
+METRICS: dict[str, Metric] = {}
+
+
+def metric(name: str) -> Callable[[Metric], Metric]:
+    """Register a metric function (``MediaInfo`` -> number, or ``None`` when it does not apply)."""
+
+    def register(function: Metric) -> Metric:
+        METRICS[name] = function
+        return function
+
+    return register
+
+
+@metric("width_pixels")
+def _width(info: MediaInfo) -> float | None:
+    return info.width
+
+
+@metric("height_pixels")
+def _height(info: MediaInfo) -> float | None:
+    return info.height
+
+
+@metric("width/height")
+def _aspect(info: MediaInfo) -> float | None:
+    return info.width / info.height if info.width and info.height else None
+
+
+@metric("file_size_mb")
+def _size_mb(info: MediaInfo) -> float | None:
+    return None if info.size_bytes is None else info.size_bytes / 1_000_000
+
+
+@metric("duration_seconds")
+def _duration(info: MediaInfo) -> float | None:
+    return info.duration_seconds
+
+
+@metric("fps")
+def _fps(info: MediaInfo) -> float | None:
+    return info.fps
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: where, what was measured, the rule, and the schema's own message."""
+
+    field: str
+    index: int | None
+    metric: str
+    measured: float
+    operator: str
+    value: float
+    message: str
+
+    @property
+    def rule(self) -> str:
+        return f"{self.metric}{self.operator}"
+
+    def __str__(self) -> str:
+        where = self.field if self.index is None else f"{self.field}[{self.index}]"
+        measured = f"{self.measured:.4g}" if isinstance(self.measured, float) else str(self.measured)
+        return f"{where}: {self.metric} is {measured}, rule {self.rule} {self.value:g}: {self.message}"
+
+
+# --- parsing (sans-I/O) ---------------------------------------------------------------------------
+
+
+def _image_reader(size: int | None, head: bytes) -> Reader:
+    """Pillow's lazy ``Image.open`` reads only the header; feed it more bytes until it can."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError as exc:  # pragma: no cover - Pillow is installed with runcomfy-codegen
+        raise ContainerError("Pillow is needed to measure images (pip install pillow)") from exc
+    data = head
+    while True:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                return MediaInfo((image.format or "image").lower(), width=width, height=height)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
+            if size is not None and len(data) >= size:
+                raise ContainerError(f"not an image format this client can read ({exc})") from None
+            if len(data) >= MAX_PROBE_BYTES:
+                raise ContainerError("no image header within the probe cap") from None
+            want = min(len(data) * 4, MAX_PROBE_BYTES)
+            if size is not None:
+                want = min(want, size)
+            more = yield (0, want)
+            if len(more) <= len(data):
+                raise ContainerError(f"truncated or unreadable image ({exc})") from None
+            data = more
+
+
+def analyse(size: int | None, head: bytes) -> Reader:
+    kind = sniff(head)
+    reader = {"mp4": read_mp4, "webm": read_webm, "wav": read_wav}.get(kind, _image_reader)
+    info = yield from reader(size, head)
+    info.size_bytes = size
+    return info
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+def _data_uri(value: str) -> bytes:
+    header, _, payload = value.partition(",")
+    if ";base64" in header:
+        return base64.b64decode(payload, validate=False)
+    return unquote(payload).encode("latin-1", "replace")
+
+
+def _local_path(value: str) -> Path | None:
+    if value.startswith("file://"):
+        return Path(unquote(urlsplit(value).path))
+    if "://" not in value and not value.startswith("data:"):
+        return Path(value)
+    return None
+
+
+def _probe_error(field: str, index: int | None, value: str, reason: str) -> MediaProbeError:
+    where = field if index is None else f"{field}[{index}]"
+    shown = value if len(value) <= 120 else value[:117] + "..."
+    return MediaProbeError(
+        f"could not measure {where} ({shown}): {reason}. This is not a rule violation; "
+        "pass check_media=False to submit/run to skip the media check"
+    )
+
+
+class _Fetch:
+    """Byte source over HTTP, remembering what the server supports."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.size: int | None = None
+        self.ranges = True
+        self.bytes_read = 0
+        self.round_trips = 0
+
+
+def _size_from(response: httpx.Response) -> int | None:
+    match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+    if match and match.group(3) != "*":
+        return int(match.group(3))
+    if response.status_code == 200 and "Content-Length" in response.headers:
+        return int(response.headers["Content-Length"])
+    return None
+
+
+class _ProberBase:
+    def __init__(self) -> None:
+        self._cache: dict[str, MediaInfo] = {}
+        self.bytes_read = 0
+        self.round_trips = 0
+
+    @staticmethod
+    def targets(model: RunComfyInput) -> list[tuple[MediaRule, str, int | None, str]]:
+        """(rule, field, item index, value) for every rule and value the payload sets."""
+        payload = model.to_payload()
+        found: list[tuple[MediaRule, str, int | None, str]] = []
+        for rule in model.runcomfy_media_rules:
+            value = payload.get(rule.field)
+            if value is None:
+                continue
+            if isinstance(value, list):
+                found.extend((rule, rule.field, i, v) for i, v in enumerate(value) if isinstance(v, str))
+            elif isinstance(value, str):
+                found.append((rule, rule.field, None, value))
+        return found
+
+    @staticmethod
+    def violations(
+        targets: list[tuple[MediaRule, str, int | None, str]], infos: dict[str, MediaInfo]
+    ) -> list[Violation]:
+        found = []
+        for rule, field, index, value in targets:
+            info = infos[value]
+            function = METRICS.get(rule.metric)
+            if function is None:
+                continue  # unknown metric allowed by --allow-unknown: kept as data, not checked
+            measured = function(info)
+            if measured is None:
+                if rule.metric in (
+                    "width_pixels",
+                    "height_pixels",
+                    "width/height",
+                    "duration_seconds",
+                    "fps",
+                ):
+                    raise _probe_error(field, index, value, f"a {info.format} file has no {rule.metric}")
+                raise _probe_error(field, index, value, f"the server did not tell the {rule.metric}")
+            if not rule.passes(measured):
+                found.append(
+                    Violation(field, index, rule.metric, measured, rule.operator, rule.value, rule.message)
+                )
+        return found
+
+    @staticmethod
+    def _local(value: str) -> tuple[int, Callable[[int, int], bytes]]:
+        if value.startswith("data:"):
+            blob = _data_uri(value)
+            return len(blob), lambda offset, length: blob[offset : offset + length]
+        path = _local_path(value)
+        assert path is not None
+        size = os.path.getsize(path)
+
+        def read(offset: int, length: int) -> bytes:
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                return handle.read(length)
+
+        return size, read
+
+    def _measure_local(self, value: str) -> MediaInfo:
+        size, read = self._local(value)
+        reader = analyse(size, read(0, HEAD_BYTES))
+        try:
+            request = next(reader)
+            while True:
+                request = reader.send(read(*request))
+        except StopIteration as done:
+            info: MediaInfo = done.value
+            return info
+
+
+class MediaProber(_ProberBase):
+    """Synchronous prober; probes are cached per URL for the life of the client."""
+
+    def __init__(self, http: httpx.Client, timeout: httpx.Timeout = PROBE_TIMEOUT) -> None:
+        super().__init__()
+        self._http = http
+        self._timeout = timeout
+
+    def check(self, model: RunComfyInput) -> list[Violation]:
+        targets = self.targets(model)
+        infos = {}
+        for _rule, field, index, value in targets:
+            if value not in infos:
+                infos[value] = self.measure(value, field, index)
+        return self.violations(targets, infos)
+
+    def measure(self, value: str, field: str = "value", index: int | None = None) -> MediaInfo:
+        if value in self._cache:
+            return self._cache[value]
+        try:
+            if value.startswith(("http://", "https://")):
+                info = self._measure_http(value)
+            else:
+                info = self._measure_local(value)
+        except ContainerError as exc:
+            raise _probe_error(field, index, value, str(exc)) from None
+        except (OSError, ValueError) as exc:
+            raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
+        self._cache[value] = info
+        return info
+
+    def _get(self, fetch: _Fetch, offset: int, length: int) -> bytes:
+        """Bytes [offset, offset+length): a ranged GET, or a streamed GET from 0 if ranges are ignored."""
+        headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if fetch.ranges else {}
+        limit = length if fetch.ranges else offset + length
+        if fetch.bytes_read + limit > MAX_PROBE_BYTES:
+            raise ContainerError(f"reading it would pass the probe cap of {MAX_PROBE_BYTES} bytes")
+        fetch.round_trips += 1
+        self.round_trips += 1
+        with self._http.stream(
+            "GET", fetch.url, headers=headers, timeout=self._timeout, follow_redirects=True
+        ) as response:
+            if response.status_code >= 400:
+                raise ContainerError(f"the server answered HTTP {response.status_code}")
+            if response.status_code == 200:
+                fetch.ranges = False
+                limit = offset + length
+            fetch.size = fetch.size if fetch.size is not None else _size_from(response)
+            chunks = bytearray()
+            for chunk in response.iter_bytes():
+                chunks += chunk
+                if len(chunks) >= limit:
+                    break
+            fetch.bytes_read += len(chunks)
+            self.bytes_read += len(chunks)
+        data = bytes(chunks)
+        return data[offset : offset + length] if response.status_code == 200 else data[:length]
+
+    def _measure_http(self, url: str) -> MediaInfo:
+        fetch = _Fetch(url)
+        head = self._get(fetch, 0, HEAD_BYTES)
+        if fetch.size is None and len(head) < HEAD_BYTES:
+            fetch.size = len(head)  # the whole file came in the first read
+        if fetch.size is None:
+            fetch.round_trips += 1
+            self.round_trips += 1
+            response = self._http.head(url, timeout=self._timeout, follow_redirects=True)
+            if "Content-Length" in response.headers:
+                fetch.size = int(response.headers["Content-Length"])
+        reader = analyse(fetch.size, head)
+        try:
+            request = next(reader)
+            while True:
+                request = reader.send(self._get(fetch, *request))
+        except StopIteration as done:
+            info: MediaInfo = done.value
+            return info
+
+
+class AsyncMediaProber(_ProberBase):
+    """Asynchronous prober: the values of one input (and array items) are measured concurrently."""
+
+    def __init__(self, http: httpx.AsyncClient, timeout: httpx.Timeout = PROBE_TIMEOUT) -> None:
+        super().__init__()
+        self._http = http
+        self._timeout = timeout
+
+    async def check(self, model: RunComfyInput) -> list[Violation]:
+        targets = self.targets(model)
+        unique: dict[str, tuple[str, int | None]] = {}
+        for _rule, field, index, value in targets:
+            unique.setdefault(value, (field, index))
+        measured = await asyncio.gather(*(self.measure(v, f, i) for v, (f, i) in unique.items()))
+        return self.violations(targets, dict(zip(unique, measured, strict=True)))
+
+    async def measure(self, value: str, field: str = "value", index: int | None = None) -> MediaInfo:
+        if value in self._cache:
+            return self._cache[value]
+        try:
+            if value.startswith(("http://", "https://")):
+                info = await self._measure_http(value)
+            else:
+                info = self._measure_local(value)
+        except ContainerError as exc:
+            raise _probe_error(field, index, value, str(exc)) from None
+        except (OSError, ValueError) as exc:
+            raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
+        except httpx.HTTPError as exc:
+            raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
+        self._cache[value] = info
+        return info
+
+    async def _get(self, fetch: _Fetch, offset: int, length: int) -> bytes:
+        headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if fetch.ranges else {}
+        limit = length if fetch.ranges else offset + length
+        if fetch.bytes_read + limit > MAX_PROBE_BYTES:
+            raise ContainerError(f"reading it would pass the probe cap of {MAX_PROBE_BYTES} bytes")
+        fetch.round_trips += 1
+        self.round_trips += 1
+        async with self._http.stream(
+            "GET", fetch.url, headers=headers, timeout=self._timeout, follow_redirects=True
+        ) as response:
+            if response.status_code >= 400:
+                raise ContainerError(f"the server answered HTTP {response.status_code}")
+            if response.status_code == 200:
+                fetch.ranges = False
+                limit = offset + length
+            fetch.size = fetch.size if fetch.size is not None else _size_from(response)
+            chunks = bytearray()
+            async for chunk in response.aiter_bytes():
+                chunks += chunk
+                if len(chunks) >= limit:
+                    break
+            fetch.bytes_read += len(chunks)
+            self.bytes_read += len(chunks)
+        data = bytes(chunks)
+        return data[offset : offset + length] if response.status_code == 200 else data[:length]
+
+    async def _measure_http(self, url: str) -> MediaInfo:
+        fetch = _Fetch(url)
+        head = await self._get(fetch, 0, HEAD_BYTES)
+        if fetch.size is None and len(head) < HEAD_BYTES:
+            fetch.size = len(head)
+        if fetch.size is None:
+            fetch.round_trips += 1
+            self.round_trips += 1
+            response = await self._http.head(url, timeout=self._timeout, follow_redirects=True)
+            if "Content-Length" in response.headers:
+                fetch.size = int(response.headers["Content-Length"])
+        reader = analyse(fetch.size, head)
+        try:
+            request = next(reader)
+            while True:
+                request = reader.send(await self._get(fetch, *request))
+        except StopIteration as done:
+            info: MediaInfo = done.value
+            return info
+
+
+def raise_for_violations(violations: list[Violation]) -> None:
+    if violations:
+        raise MediaValidationError(list(violations))
+
+
+def check_media(input: Any, *, http_client: httpx.Client | None = None) -> list[Violation]:
+    """Run a generated ``Input``'s custom media rules alone; returns every violation (empty: all pass)."""
+    from ._client import as_input
+
+    with httpx.Client() if http_client is None else _borrowed(http_client) as http:
+        return MediaProber(http).check(as_input(input))
+
+
+async def acheck_media(input: Any, *, http_client: httpx.AsyncClient | None = None) -> list[Violation]:
+    """Async twin of :func:`check_media`."""
+    from ._client import as_input
+
+    if http_client is not None:
+        return await AsyncMediaProber(http_client).check(as_input(input))
+    async with httpx.AsyncClient() as http:
+        return await AsyncMediaProber(http).check(as_input(input))
+
+
+class _borrowed:
+    """Use a caller's client in a ``with`` without closing it."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def __enter__(self) -> httpx.Client:
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        return None
