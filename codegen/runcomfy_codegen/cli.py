@@ -124,6 +124,110 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_mock_server(args: argparse.Namespace) -> int:
+    import signal
+
+    from runcomfy_codegen.mock import Fault, MockServer
+
+    try:
+        faults = [Fault.parse(text) for text in args.fault]
+        server = MockServer(
+            host=args.host,
+            port=args.port,
+            token=args.token,
+            queue_seconds=args.queue_seconds,
+            run_seconds=args.run_seconds,
+        )
+    except (ValueError, OSError) as exc:
+        _err(f"mock-server: {exc}")
+        return EXIT_USAGE
+    for fault in faults:
+        server.inject(fault)
+    print(server.base_url, flush=True)
+    print(f"token: {args.token}  (export RUNCOMFY_BASE_URL={server.base_url} RUNCOMFY_API_TOKEN=...)", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server._httpd.server_close()
+    return EXIT_OK
+
+
+def _parse_inputs(pairs: list[str], json_file: str | None) -> dict[str, object]:
+    import json
+
+    payload: dict[str, object] = {}
+    if json_file is not None:
+        try:
+            loaded = json.loads(Path(json_file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"--json {json_file}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"--json {json_file}: must hold a JSON object")
+        payload.update(loaded)
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--input {pair!r}: expected key=value")
+        try:
+            payload[key] = json.loads(raw)  # 5 -> 5, true -> True, "x" -> "x"
+        except json.JSONDecodeError:
+            payload[key] = raw  # plain text
+    return payload
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import json
+
+    import pydantic
+
+    import runcomfy_models
+    from runcomfy_models import JobCancelledError, JobFailedError, MediaValidationError, RunComfyError
+
+    try:
+        payload = _parse_inputs(args.input, args.json)
+        model = runcomfy_models.validate_input(args.model_id, payload)
+    except pydantic.ValidationError as exc:
+        _err(f"invalid input for {args.model_id}:\n{exc}")
+        return EXIT_USAGE
+    except (ValueError, KeyError) as exc:
+        _err(str(exc).strip("'\""))
+        return EXIT_USAGE
+    try:
+        with runcomfy_models.Client() as client:
+            job = client.submit(model, check_media=not args.no_media_check)
+            print(f"submitted {args.model_id}: request_id {job.request_id}", file=sys.stderr)
+            if not args.wait:
+                print(json.dumps(job.model_dump(mode="json"), indent=2))
+                return EXIT_OK
+            output = client.wait(
+                job,
+                timeout=args.timeout,
+                on_status=lambda s: print(
+                    f"  {s.status}" + (f" (queue position {s.queue_position})" if s.queue_position is not None else ""),
+                    file=sys.stderr,
+                ),
+            )
+    except MediaValidationError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except (JobFailedError, JobCancelledError) as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    except RunComfyError as exc:
+        _err(str(exc))
+        return EXIT_FAIL
+    print(repr(output))
+    print(json.dumps(output.model_dump(mode="json", by_alias=True, exclude_unset=True), indent=2))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runcomfy-codegen", description="Typed Python clients for the RunComfy Model API."
@@ -158,6 +262,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="model ids in the store, one a line")
     p.add_argument("--schemas", default="schemas")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("mock-server", help="run the embedded mock RunComfy Model API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    p.add_argument("--token", default="mock-token")
+    p.add_argument("--queue-seconds", type=float, default=0.2)
+    p.add_argument("--run-seconds", type=float, default=0.3)
+    p.add_argument("--fault", action="append", default=[], help="inject a fault, e.g. 503:2 or delay;seconds=5")
+    p.set_defaults(func=cmd_mock_server)
+
+    p = sub.add_parser("run", help="submit a job to RUNCOMFY_BASE_URL and print its result")
+    p.add_argument("model_id", metavar="MODEL_ID")
+    p.add_argument("--input", action="append", default=[], metavar="KEY=VALUE", help="a JSON value or plain text")
+    p.add_argument("--json", metavar="FILE", help="a JSON file holding the input object")
+    p.add_argument("--wait", action="store_true", help="wait for the job and print its typed output")
+    p.add_argument("--timeout", type=float, default=1800.0, help="overall deadline in seconds for --wait")
+    p.add_argument("--no-media-check", action="store_true", help="skip the custom media rules")
+    p.set_defaults(func=cmd_run)
     return parser
 
 

@@ -143,7 +143,7 @@ def _parse_trak(data: bytes, start: int, end: int, info: MediaInfo) -> None:
                     timescale, duration = struct.unpack(">IQ", data[body + 20 : body + 32])
                 else:
                     timescale, duration = struct.unpack(">II", data[body + 12 : body + 20])
-            elif kind == b"hdlr":
+            elif kind == b"hdlr" and handler is None:  # QuickTime has a second (data) hdlr in minf
                 handler = data[body + 8 : body + 12]
             elif kind == b"stts":
                 count = struct.unpack(">I", data[body + 4 : body + 8])[0]
@@ -157,7 +157,7 @@ def _parse_trak(data: bytes, start: int, end: int, info: MediaInfo) -> None:
     if handler == b"vide" and info.width is None:
         info.width, info.height = width, height
         if timescale and duration and samples:
-            info.fps = samples / (duration / timescale)
+            info.fps = round(samples / (duration / timescale), 3)
     if handler in (b"vide", b"soun") and info.duration_seconds is None and timescale:
         info.duration_seconds = duration / timescale
 
@@ -262,7 +262,7 @@ def _parse_webm(data: bytes, info: MediaInfo) -> None:
                 if track_type == 1 and info.width is None:
                     info.width, info.height = width, height
                     if default_duration:
-                        info.fps = 1e9 / default_duration
+                        info.fps = round(1e9 / default_duration, 3)
         elif element_id == _CLUSTER:
             break
     if not found_tracks:

@@ -1,0 +1,338 @@
+"""The mock server: HTTP routing, auth, validation, outputs, media and injected faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from runcomfy_codegen.mock.faults import Fault, FaultQueue
+from runcomfy_codegen.mock.jobs import JobStore, MockJob
+from runcomfy_codegen.mock.media import make_png, make_video
+
+DEFAULT_TOKEN = "mock-token"
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _example_output(output_class: Any, media_base: str) -> dict[str, Any]:
+    """An ``output`` object that satisfies the model's ``Output``: media fields point at our media."""
+    schema = output_class.model_json_schema(by_alias=True)
+    result: dict[str, Any] = {}
+    for name, outer in schema.get("properties", {}).items():
+        spec = next((s for s in outer.get("anyOf", [outer]) if s.get("type") != "null"), outer)
+        kind = "mp4" if "video" in name.lower() else "png"
+        url = f"{media_base}/output.{kind}"
+        fmt = str(outer.get("format") or spec.get("format") or "")
+        if spec.get("type") == "string":
+            result[name] = url if fmt.endswith(("uri", "url")) or "url" in name else "text"
+        elif spec.get("type") == "array" and spec.get("items", {}).get("type") == "string":
+            result[name] = [url]
+    try:
+        output_class.model_validate(result)
+    except Exception:  # a model whose output we cannot fake: an empty (still valid) object
+        result = {}
+    return result
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    mock: MockServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet; requests are in mock.requests
+        return
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    # Replies ----------------------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        self.server.mock.log(self.command, self.path, status)
+
+    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(body).encode(), "application/json", headers)
+
+    def _error(self, status: int, message: str, error_code: int | None = None, **extra: Any) -> None:
+        body: dict[str, Any] = {"message": message, **extra}
+        if error_code is not None:
+            body["error_code"] = error_code
+        self._json(status, body)
+
+    # Routing ----------------------------------------------------------------------------------
+    def _dispatch(self, method: str) -> None:
+        mock = self.server.mock
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        path = urlsplit(self.path).path
+        fault = self._fault(method, path)
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.seconds)
+            fault = None
+        if fault is not None and self._apply_fault(fault):
+            return
+        if path.startswith("/media/"):
+            self._media(path[len("/media/") :], urlsplit(self.path).query)
+            return
+        if not path.startswith("/v1/"):
+            self._error(404, f"no route {method} {path}")
+            return
+        if self.headers.get("Authorization") != f"Bearer {mock.token}":
+            self._error(401, "missing or invalid bearer token")
+            return
+        parts = path.split("/")
+        if method == "POST" and path.startswith("/v1/models/"):
+            self._submit(unquote(path[len("/v1/models/") :]), raw, failed=fault is not None)
+        elif len(parts) == 5 and parts[2] == "requests":
+            self._request(method, unquote(parts[3]), parts[4])
+        else:
+            self._error(404, f"no route {method} {path}", 404001)
+
+    def _fault(self, method: str, path: str) -> Fault | None:
+        header = self.headers.get("X-Mock-Fault")
+        if header:
+            return Fault.parse(header)
+        if path.startswith("/media/"):
+            return None
+        return self.server.mock.faults.take(method, path)
+
+    def _apply_fault(self, fault: Fault) -> bool:
+        """Answer with the fault; False for ``job-failed``, which shapes the job instead."""
+        kind = fault.kind
+        if kind == "drop":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.server.mock.log(self.command, self.path, 0)
+            return True
+        if kind == "429":
+            self._json(429, {"message": "rate limited"}, {"Retry-After": fault.retry_after})
+        elif kind in ("500", "502", "503"):
+            self._error(int(kind), HTTPStatus(int(kind)).phrase)
+        elif kind == "malformed":
+            self._send(200, b"{not json", "application/json")
+        elif kind == "error-200":
+            self._json(200, {"error_code": 400002, "message": "insufficient balance"})
+        else:
+            return False
+        return True
+
+    def _media(self, name: str, query: str) -> None:
+        stem, _, extension = name.rpartition(".")
+        if extension == "png":
+            data = make_png()
+        elif extension in ("mp4", "mov", "webm"):
+            data = make_video(container=extension)
+        else:
+            self._error(404, f"no media {name}")
+            return
+        match = _RANGE.match(self.headers.get("Range", ""))
+        if match is None or "norange" in query:
+            self._send(200, data, f"{'image' if extension == 'png' else 'video'}/{extension}")
+            self.server.mock.media_bytes += 0 if self.command == "HEAD" else len(data)
+            return
+        start = int(match.group(1) or 0)
+        end = min(int(match.group(2)) if match.group(2) else len(data) - 1, len(data) - 1)
+        if start >= len(data):
+            self._send(416, b"", "text/plain", {"Content-Range": f"bytes */{len(data)}"})
+            return
+        chunk = data[start : end + 1]
+        self.server.mock.media_bytes += len(chunk)
+        self._send(206, chunk, "application/octet-stream", {"Content-Range": f"bytes {start}-{end}/{len(data)}"})
+
+    # The four endpoints -------------------------------------------------------------------------
+    def _submit(self, model_id: str, raw: bytes, failed: bool) -> None:
+        mock = self.server.mock
+        try:
+            import runcomfy_models
+
+            module = runcomfy_models.get(model_id)
+        except KeyError:
+            self._error(404, f"model {model_id!r} not found", 404001)
+            return
+        try:
+            payload = json.loads(raw or b"null")
+        except json.JSONDecodeError as exc:
+            self._error(400, f"body is not JSON: {exc}")
+            return
+        from pydantic import ValidationError
+
+        try:
+            model = module.Input.model_validate(payload)
+        except ValidationError as exc:
+            detail = [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)
+            ]
+            self._error(422, "invalid input", detail=detail)
+            return
+        error = {"message": "job failed (injected by the mock server)"} if failed else mock.media_error(model)
+        job = mock.jobs.create(model_id, payload, error)
+        job.output = _example_output(module.Output, f"{mock.base_url}/media/{job.request_id}")
+        self._json(200, mock.urls(job))
+
+    def _request(self, method: str, request_id: str, action: str) -> None:
+        mock = self.server.mock
+        job = mock.jobs.get(request_id)
+        if job is None:
+            self._error(404, f"request {request_id!r} not found or expired", 404001)
+            return
+        status, position = mock.jobs.state(job)
+        if method == "GET" and action == "status":
+            body: dict[str, Any] = {"request_id": job.request_id, "status": status}
+            if position is not None:
+                body["queue_position"] = position
+            urls = mock.urls(job)
+            body.update(status_url=urls["status_url"], result_url=urls["result_url"])
+            self._json(200, body)
+        elif method == "GET" and action == "result":
+            body = {
+                "request_id": job.request_id,
+                "status": "succeeded" if status == "completed" else status,
+                "created_at": mock.jobs.created_at(job),
+                "finished_at": mock.jobs.finished_at(job),
+            }
+            if status == "completed":
+                body["output"] = job.output
+            elif status == "failed":
+                body["error"] = job.error
+            self._json(200, body)
+        elif method == "POST" and action == "cancel":
+            after, outcome = mock.jobs.cancel(job)
+            self._json(202, {"request_id": job.request_id, "status": after, "outcome": outcome})
+        else:
+            self._error(404, f"no route {method} /v1/requests/{{id}}/{action}", 404001)
+
+
+class MockServer:
+    """The mock RunComfy Model API on ``host`` (127.0.0.1) and a free port, in a background thread."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str = DEFAULT_TOKEN,
+        queue_seconds: float = 0.2,
+        run_seconds: float = 0.3,
+        check_media: bool = True,
+    ) -> None:
+        self.token = token
+        self.jobs = JobStore(queue_seconds, run_seconds)
+        self.faults = FaultQueue()
+        self.check_media_rules = check_media
+        self.requests: list[tuple[str, str, int]] = []
+        self.media_bytes = 0
+        self._lock = threading.Lock()
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.mock = self
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"MockServer(base_url={self.base_url!r}, token='***')"
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        host = host if isinstance(host, str) else host.decode()
+        return f"http://{host}:{port}"
+
+    def inject(self, fault: Fault) -> None:
+        self.faults.add(fault)
+
+    def log(self, method: str, path: str, status: int) -> None:
+        with self._lock:
+            self.requests.append((method, path, status))
+
+    def count(self, method: str, path_part: str) -> int:
+        with self._lock:
+            return sum(1 for m, p, _ in self.requests if m == method and path_part in p)
+
+    def urls(self, job: MockJob) -> dict[str, str]:
+        base = f"{self.base_url}/v1/requests/{job.request_id}"
+        return {
+            "request_id": job.request_id,
+            "status_url": f"{base}/status",
+            "result_url": f"{base}/result",
+            "cancel_url": f"{base}/cancel",
+        }
+
+    def media_error(self, model: Any) -> dict[str, Any] | None:
+        """The service checks custom rules after the submit: a violation makes the job fail."""
+        if not self.check_media_rules or not model.runcomfy_media_rules:
+            return None
+        payload = model.to_payload()
+        local = [
+            rule.field
+            for rule in model.runcomfy_media_rules
+            if any(f"//{host}" in str(payload.get(rule.field, "")) for host in _LOCAL_HOSTS)
+        ]
+        if not local:
+            return None  # only media it can reach on this machine
+        from runcomfy_models import MediaProbeError, check_media
+
+        try:
+            violations = check_media(model)
+        except MediaProbeError as exc:
+            return {"message": f"cannot read media: {exc.message}"}
+        if not violations:
+            return None
+        return {
+            "message": violations[0].message,
+            "detail": [
+                {"field": v.field, "index": v.index, "rule": v.rule, "value": v.value, "measured": v.measured}
+                for v in violations
+            ],
+        }
+
+    def start(self) -> MockServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="mock-runcomfy", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
