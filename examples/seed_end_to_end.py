@@ -14,7 +14,10 @@ MODEL_ID = "bytedance/seedance-v1.5-pro/image-to-video"
 
 def main() -> None:
     seedance = runcomfy_models.get(MODEL_ID)
-    with MockServer() as server, runcomfy_models.Client(base_url=server.base_url, token=server.token) as client:
+    with (
+        MockServer() as server,
+        runcomfy_models.Client(base_url=server.base_url, token=server.token) as client,
+    ):
         print(f"mock RunComfy server at {server.base_url}")
         request = seedance.Input(
             prompt="A gentle breeze blows softly, and the girl's long hair flutters naturally.",
@@ -27,7 +30,9 @@ def main() -> None:
         output = client.wait(
             job,
             poll_interval=0.1,
-            on_status=lambda s: print(f"status: {s.status}" + (f" (position {s.queue_position})" if s.is_queued else "")),
+            on_status=lambda s: print(
+                f"status: {s.status}" + (f" (position {s.queue_position})" if s.is_queued else "")
+            ),
         )
         print(f"result: {output!r}")
         assert isinstance(output, seedance.Output)

@@ -144,7 +144,10 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
     for fault in faults:
         server.inject(fault)
     print(server.base_url, flush=True)
-    print(f"token: {args.token}  (export RUNCOMFY_BASE_URL={server.base_url} RUNCOMFY_API_TOKEN=...)", flush=True)
+    print(
+        f"token: {args.token}  (export RUNCOMFY_BASE_URL={server.base_url} RUNCOMFY_API_TOKEN=...)",
+        flush=True,
+    )
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -210,7 +213,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 job,
                 timeout=args.timeout,
                 on_status=lambda s: print(
-                    f"  {s.status}" + (f" (queue position {s.queue_position})" if s.queue_position is not None else ""),
+                    f"  {s.status}"
+                    + (f" (queue position {s.queue_position})" if s.queue_position is not None else ""),
                     file=sys.stderr,
                 ),
             )
@@ -269,12 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default="mock-token")
     p.add_argument("--queue-seconds", type=float, default=0.2)
     p.add_argument("--run-seconds", type=float, default=0.3)
-    p.add_argument("--fault", action="append", default=[], help="inject a fault, e.g. 503:2 or delay;seconds=5")
+    p.add_argument(
+        "--fault", action="append", default=[], help="inject a fault, e.g. 503:2 or delay;seconds=5"
+    )
     p.set_defaults(func=cmd_mock_server)
 
     p = sub.add_parser("run", help="submit a job to RUNCOMFY_BASE_URL and print its result")
     p.add_argument("model_id", metavar="MODEL_ID")
-    p.add_argument("--input", action="append", default=[], metavar="KEY=VALUE", help="a JSON value or plain text")
+    p.add_argument(
+        "--input", action="append", default=[], metavar="KEY=VALUE", help="a JSON value or plain text"
+    )
     p.add_argument("--json", metavar="FILE", help="a JSON file holding the input object")
     p.add_argument("--wait", action="store_true", help="wait for the job and print its typed output")
     p.add_argument("--timeout", type=float, default=1800.0, help="overall deadline in seconds for --wait")

@@ -35,7 +35,10 @@ class MockJob:
 
 class JobStore:
     def __init__(
-        self, queue_seconds: float = 0.2, run_seconds: float = 0.3, clock: Callable[[], float] = time.monotonic
+        self,
+        queue_seconds: float = 0.2,
+        run_seconds: float = 0.3,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue_seconds = queue_seconds
         self.run_seconds = run_seconds
@@ -51,7 +54,9 @@ class JobStore:
     def create(self, model_id: str, payload: dict[str, Any], error: dict[str, Any] | None = None) -> MockJob:
         with self._lock:
             self._counter += 1
-            job = MockJob(str(uuid.UUID(int=self._counter)), model_id, self._clock(), time.time(), payload, error)
+            job = MockJob(
+                str(uuid.UUID(int=self._counter)), model_id, self._clock(), time.time(), payload, error
+            )
             self._jobs[job.request_id] = job
             self._order.append(job)
             return job

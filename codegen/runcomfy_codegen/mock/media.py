@@ -20,7 +20,12 @@ def make_png(width: int = 640, height: int = 360, color: tuple[int, int, int] = 
 
 @lru_cache(maxsize=32)
 def make_video(
-    width: int = 320, height: int = 240, fps: int = 24, frames: int = 24, container: str = "mp4", faststart: bool = False
+    width: int = 320,
+    height: int = 240,
+    fps: int = 24,
+    frames: int = 24,
+    container: str = "mp4",
+    faststart: bool = False,
 ) -> bytes:
     """A real, decodable video: H.264 in MP4/MOV, VP8 in WebM."""
     import av

@@ -65,19 +65,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("HEAD")
 
     # Replies ----------------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
+        self.server.mock.log(self.command, self.path, status)  # before the reply: the client may act on it
         if self.command != "HEAD":
             try:
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
-        self.server.mock.log(self.command, self.path, status)
 
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(body).encode(), "application/json", headers)
@@ -129,12 +131,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Answer with the fault; False for ``job-failed``, which shapes the job instead."""
         kind = fault.kind
         if kind == "drop":
+            self.server.mock.log(self.command, self.path, 0)
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            self.server.mock.log(self.command, self.path, 0)
             return True
         if kind == "429":
             self._json(429, {"message": "rate limited"}, {"Retry-After": fault.retry_after})
@@ -169,7 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         chunk = data[start : end + 1]
         self.server.mock.media_bytes += len(chunk)
-        self._send(206, chunk, "application/octet-stream", {"Content-Range": f"bytes {start}-{end}/{len(data)}"})
+        self._send(
+            206, chunk, "application/octet-stream", {"Content-Range": f"bytes {start}-{end}/{len(data)}"}
+        )
 
     # The four endpoints -------------------------------------------------------------------------
     def _submit(self, model_id: str, raw: bytes, failed: bool) -> None:
@@ -192,7 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
             model = module.Input.model_validate(payload)
         except ValidationError as exc:
             detail = [
-                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False)
             ]
             self._error(422, "invalid input", detail=detail)
             return
@@ -257,6 +262,8 @@ class MockServer:
         self._httpd = _Server((host, port), _Handler)
         self._httpd.mock = self
         self._thread: threading.Thread | None = None
+        self._media_prober: Any = None
+        self._media_http: Any = None
 
     def __repr__(self) -> str:
         return f"MockServer(base_url={self.base_url!r}, token='***')"
@@ -299,10 +306,10 @@ class MockServer:
         ]
         if not local:
             return None  # only media it can reach on this machine
-        from runcomfy_models import MediaProbeError, check_media
+        from runcomfy_models import MediaProbeError
 
         try:
-            violations = check_media(model)
+            violations = self._prober().check(model)
         except MediaProbeError as exc:
             return {"message": f"cannot read media: {exc.message}"}
         if not violations:
@@ -315,17 +322,36 @@ class MockServer:
             ],
         }
 
+    def _prober(self) -> Any:
+        """One prober (and its probe cache) for the server's life, as a real service would cache."""
+        with self._lock:
+            if self._media_prober is None:
+                import httpx
+
+                from runcomfy_models._media import MediaProber
+
+                self._media_http = httpx.Client()
+                self._media_prober = MediaProber(self._media_http)
+            return self._media_prober
+
     def start(self) -> MockServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="mock-runcomfy", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="mock-runcomfy",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(poll_interval=0.05)
 
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        if self._media_http is not None:
+            self._media_http.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
