@@ -166,9 +166,11 @@ def test_a_submit_that_never_connected_is_retried_then_reported() -> None:
         port = probe.getsockname()[1]  # closed once we leave: nothing listens there
     attempts: list[httpx.Request] = []
     http = httpx.Client(event_hooks={"request": [attempts.append]})
-    with Client(base_url=f"http://127.0.0.1:{port}", token="t", max_retries=2, http_client=http) as client:
-        with pytest.raises(APIConnectionError) as info:
-            client.submit((SEED_ID, {"prompt": "x", "first_frame_image_url": "u"}), check_media=False)
+    with (
+        Client(base_url=f"http://127.0.0.1:{port}", token="t", max_retries=2, http_client=http) as client,
+        pytest.raises(APIConnectionError) as info,
+    ):
+        client.submit((SEED_ID, {"prompt": "x", "first_frame_image_url": "u"}), check_media=False)
     assert not isinstance(info.value, SubmitUncertainError)
     assert len(attempts) == 3
     http.close()

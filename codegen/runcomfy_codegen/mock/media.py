@@ -42,7 +42,8 @@ def make_video(
             stream.pix_fmt = "yuv420p"
             for index in range(frames):
                 shade = (index * 9) % 256
-                frame = av.VideoFrame.from_image(Image.new("RGB", (width, height), (shade, 90, 255 - shade)))
+                picture = Image.new("RGB", (width, height), (shade, 90, 255 - shade))
+                frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]  # untyped in PyAV
                 for packet in stream.encode(frame):
                     output.mux(packet)
             for packet in stream.encode():

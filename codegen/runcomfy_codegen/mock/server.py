@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -76,10 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.server.mock.log(self.command, self.path, status)  # before the reply: the client may act on it
         if self.command != "HEAD":
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
 
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(body).encode(), "application/json", headers)
@@ -133,10 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "drop":
             self.server.mock.log(self.command, self.path, 0)
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return True
         if kind == "429":
             self._json(429, {"message": "rate limited"}, {"Retry-After": fault.retry_after})
@@ -151,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _media(self, name: str, query: str) -> None:
-        stem, _, extension = name.rpartition(".")
+        _stem, _, extension = name.rpartition(".")
         if extension == "png":
             data = make_png()
         elif extension in ("mp4", "mov", "webm"):
