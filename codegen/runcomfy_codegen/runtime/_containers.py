@@ -130,10 +130,11 @@ def _parse_moov(data: bytes, start: int, end: int) -> MediaInfo:
 def _parse_trak(data: bytes, start: int, end: int, info: MediaInfo) -> None:
     width = height = None
     handler = None
-    timescale = duration = samples = 0
+    timescale = duration = 0
+    deltas: dict[int, int] = {}  # sample delta -> number of samples with it
 
     def walk(s: int, e: int) -> None:
-        nonlocal width, height, handler, timescale, duration, samples
+        nonlocal width, height, handler, timescale, duration
         for kind, body, box_end in _boxes(data, s, e):
             if kind == b"tkhd":
                 width = _fixed_16_16(struct.unpack(">I", data[box_end - 8 : box_end - 4])[0])
@@ -149,15 +150,19 @@ def _parse_trak(data: bytes, start: int, end: int, info: MediaInfo) -> None:
                 count = struct.unpack(">I", data[body + 4 : body + 8])[0]
                 for i in range(count):
                     entry = body + 8 + 8 * i
-                    samples += struct.unpack(">I", data[entry : entry + 4])[0]
+                    samples, delta = struct.unpack(">II", data[entry : entry + 8])
+                    deltas[delta] = deltas.get(delta, 0) + samples
             elif kind in _CONTAINER_BOXES:
                 walk(body, box_end)
 
     walk(start, end)
     if handler == b"vide" and info.width is None:
         info.width, info.height = width, height
-        if timescale and duration and samples:
-            info.fps = round(samples / (duration / timescale), 3)
+        # The nominal frame rate: the most common frame duration (the track duration may include
+        # an edit-list delay, so samples / duration would be slightly off).
+        delta = max(deltas, key=lambda d: deltas[d], default=0)
+        if timescale and delta:
+            info.fps = round(timescale / delta, 3)
     if handler in (b"vide", b"soun") and info.duration_seconds is None and timescale:
         info.duration_seconds = duration / timescale
 

@@ -441,22 +441,32 @@ def raise_for_violations(violations: list[Violation]) -> None:
         raise MediaValidationError(list(violations))
 
 
-def check_media(input: Any, *, http_client: httpx.Client | None = None) -> list[Violation]:
-    """Run a generated ``Input``'s custom media rules alone; returns every violation (empty: all pass)."""
+def check_media(
+    input: Any, *, http_client: httpx.Client | None = None, timeout: float | httpx.Timeout = PROBE_TIMEOUT
+) -> list[Violation]:
+    """Run a generated ``Input``'s custom media rules alone; returns every violation (empty: all pass).
+
+    Raises :class:`MediaProbeError` when a value cannot be measured.
+    """
     from ._client import as_input
 
     with httpx.Client() if http_client is None else _borrowed(http_client) as http:
-        return MediaProber(http).check(as_input(input))
+        return MediaProber(http, httpx.Timeout(timeout)).check(as_input(input))
 
 
-async def acheck_media(input: Any, *, http_client: httpx.AsyncClient | None = None) -> list[Violation]:
-    """Async twin of :func:`check_media`."""
+async def acheck_media(
+    input: Any,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    timeout: float | httpx.Timeout = PROBE_TIMEOUT,
+) -> list[Violation]:
+    """Async twin of :func:`check_media`; the input's media values are measured concurrently."""
     from ._client import as_input
 
     if http_client is not None:
-        return await AsyncMediaProber(http_client).check(as_input(input))
+        return await AsyncMediaProber(http_client, httpx.Timeout(timeout)).check(as_input(input))
     async with httpx.AsyncClient() as http:
-        return await AsyncMediaProber(http).check(as_input(input))
+        return await AsyncMediaProber(http, httpx.Timeout(timeout)).check(as_input(input))
 
 
 class _borrowed:
