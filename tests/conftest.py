@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 import types
 from pathlib import Path
@@ -8,7 +9,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("RUNCOMFY_SHARED", ROOT.parent / "shared"))
+if not (SHARED / "seed").is_dir():
+    raise RuntimeError(f"the shared material is not at {SHARED}: set RUNCOMFY_SHARED to its folder")
 SEED_PAGE = SHARED / "seed" / "000_4927af58cff406c6.txt"
 SEED_ID = "bytedance/seedance-v1.5-pro/image-to-video"
 

@@ -99,3 +99,27 @@ def test_required_names_missing_from_properties_are_dropped_with_a_warning(
     assert main(["import", str(source), "--schemas", str(store), "--model-id", "a/b"]) == 0
     assert json.loads((store / "a/b/input.json").read_text(encoding="utf-8"))["required"] == ["prompt"]
     assert "'ghost'" in capsys.readouterr().err
+
+
+def test_batch_import_of_a_folder_reports_each_source_and_check_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    page = SEED_PAGE.read_text(encoding="utf-8")
+    (pages / "seed.txt").write_text(page, encoding="utf-8")
+    (pages / "other.txt").write_text(page.replace(SEED_ID, "acme/other-model"), encoding="utf-8")
+    store = tmp_path / "schemas"
+    assert main(["import", str(pages), "--schemas", str(store), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "acme/other-model: would add" in out and f"{SEED_ID}: would add" in out
+    assert not store.exists()
+    assert main(["import", str(pages), "--schemas", str(store)]) == 0
+    assert "acme/other-model: added" in capsys.readouterr().out
+    assert main(["import", str(pages), "--schemas", str(store), "--check"]) == 0
+    assert "unchanged" in capsys.readouterr().out
+    (pages / "other.txt").write_text(
+        page.replace(SEED_ID, "acme/other-model").replace('"720p",', ""), encoding="utf-8"
+    )
+    assert main(["import", str(pages), "--schemas", str(store), "--check"]) == 1
+    assert "acme/other-model: would change (input.json)" in capsys.readouterr().out

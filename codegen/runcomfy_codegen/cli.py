@@ -23,24 +23,36 @@ def _warn(message: str) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    status = EXIT_OK
-    for source in args.sources:
+    from runcomfy_codegen.importer import expand_sources
+
+    sources = expand_sources([Path(s) for s in args.sources])
+    if args.model_id and len(sources) > 1:
+        _err("--model-id names one model: give one source with it")
+        return EXIT_USAGE
+    errors = changed = 0
+    for source in sources:
         try:
             result = import_source(
-                Path(source), Path(args.schemas), model_id=args.model_id, allow_unknown=args.allow_unknown
+                source,
+                Path(args.schemas),
+                model_id=args.model_id,
+                allow_unknown=args.allow_unknown,
+                check_only=args.check,
             )
         except CodegenError as exc:
             _err(str(exc))
-            status = EXIT_USAGE
+            errors += 1
             continue
         for warning in result.warnings:
             _warn(warning)
-        if result.written:
-            names = ", ".join(p.name for p in result.written)
-            print(f"{result.model_id}: wrote {names} in {result.folder}")
-        else:
-            print(f"{result.model_id}: unchanged in {result.folder}")
-    return status
+        if result.status != "unchanged":
+            changed += 1
+        verb = {"added": "would add", "changed": "would change"}.get(result.status) if args.check else None
+        files = f" ({', '.join(p.name for p in result.written)})" if result.written else ""
+        print(f"{source}: {result.model_id}: {verb or result.status}{files}")
+    if errors:
+        return EXIT_USAGE
+    return EXIT_FAIL if args.check and changed else EXIT_OK
 
 
 def _progress_bar(total: int):  # type: ignore[no-untyped-def]
@@ -232,6 +244,65 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from runcomfy_codegen.diff import BREAKING, WARNING, diff_stores
+    from runcomfy_codegen.store import read_git_store, read_store
+
+    try:
+        if args.git:
+            old_rev, sep, new_rev = args.git.partition("..")
+            if not sep or not old_rev:
+                raise CodegenError(
+                    f"--git {args.git!r}: expected REV1..REV2 (REV2 may be empty for the work tree)"
+                )
+            old = read_git_store(old_rev, args.schemas)
+            new = read_git_store(new_rev, args.schemas) if new_rev else read_store(Path(args.schemas))
+        else:
+            if len(args.stores) != 2:
+                raise CodegenError("diff needs OLD_SCHEMAS_DIR NEW_SCHEMAS_DIR (or --git REV1..REV2)")
+            old, new = read_store(Path(args.stores[0])), read_store(Path(args.stores[1]))
+    except (CodegenError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    report = diff_stores(old, new)
+    if args.format == "json":
+        print(report.to_json())
+    elif args.format == "markdown":
+        print(report.to_markdown())
+    else:
+        from rich.console import Console
+
+        console = Console(highlight=False, soft_wrap=True)
+        colours = {BREAKING: "bold red", WARNING: "yellow", "info": "green"}
+        for model in report.models:
+            console.print(f"[bold]{model.model_id}[/bold] ({model.change})", markup=True)
+            for c in model.changes:
+                console.print(
+                    f"  [{colours[c.severity]}]{c.severity:8}[/] {c.code:36} {c.where or '/'}  {c.message}",
+                    markup=True,
+                )
+        console.print(
+            f"{report.breaking} breaking, {report.warnings} warning(s), {len(report.models)} model(s) changed"
+        )
+    failing = report.breaking + (report.warnings if args.fail_on == "warning" else 0)
+    return EXIT_FAIL if failing else EXIT_OK
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    import json
+
+    from runcomfy_codegen.openapi import build_openapi
+    from runcomfy_codegen.store import read_store
+
+    try:
+        document = build_openapi(read_store(Path(args.schemas)))
+    except CodegenError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runcomfy-codegen", description="Typed Python clients for the RunComfy Model API."
@@ -243,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-id", help="model id, required for a plain JSON schema file")
     p.add_argument("--schemas", default="schemas", help="schema store folder (default: schemas)")
     p.add_argument("--allow-unknown", action="store_true", help="accept unknown keywords and rules")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the store would change")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("generate", help="write the client package from the schema store")
@@ -266,6 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="model ids in the store, one a line")
     p.add_argument("--schemas", default="schemas")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("diff", help="client-breaking changes between two schema stores")
+    p.add_argument("stores", nargs="*", metavar="SCHEMAS_DIR", help="OLD_SCHEMAS_DIR NEW_SCHEMAS_DIR")
+    p.add_argument(
+        "--git", metavar="REV1..REV2", help="compare --schemas at two git revisions (REV2 empty: work tree)"
+    )
+    p.add_argument("--schemas", default="schemas", help="store folder inside the repository, for --git")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--fail-on", choices=("breaking", "warning"), default="breaking")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("openapi", help="an OpenAPI 3.1 document for every model, on stdout")
+    p.add_argument("--schemas", default="schemas")
+    p.set_defaults(func=cmd_openapi)
 
     p = sub.add_parser("mock-server", help="run the embedded mock RunComfy Model API")
     p.add_argument("--host", default="127.0.0.1")

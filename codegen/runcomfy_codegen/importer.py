@@ -50,8 +50,31 @@ class ImportResult:
     model_id: str
     folder: Path
     written: list[Path] = field(default_factory=list)
+    """Files written (or, with ``check_only``, that would be)."""
     unchanged: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    is_new: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.is_new:
+            return "added"
+        return "changed" if self.written else "unchanged"
+
+
+def expand_sources(sources: list[Path]) -> list[Path]:
+    """Files as given; a folder stands for every file in it (sorted, hidden files skipped)."""
+    found: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            found.extend(
+                p
+                for p in sorted(source.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.parts)
+            )
+        else:
+            found.append(source)
+    return found
 
 
 def dump_schema(document: Any) -> str:
@@ -130,16 +153,22 @@ def read_source(source: Path, model_id: str | None) -> tuple[str, Any, Any]:
 
 
 def import_source(
-    source: Path, schemas: Path, *, model_id: str | None = None, allow_unknown: bool = False
+    source: Path,
+    schemas: Path,
+    *,
+    model_id: str | None = None,
+    allow_unknown: bool = False,
+    check_only: bool = False,
 ) -> ImportResult:
-    """Read one source and write ``schemas/<model_id>/input.json`` and ``output.json``."""
+    """Read one source and write ``schemas/<model_id>/input.json`` and ``output.json``
+    (with ``check_only``, only report what would change)."""
     found_id, input_schema, output_document = read_source(source, model_id)
     check_model_id(found_id)
     warnings = _drop_undeclared_required(input_schema, str(source))
     folder = schemas / found_id
     check_schema(input_schema, f"{source} (input schema)", allow_unknown=allow_unknown)
     check_schema(output_document, f"{source} (output schema)", allow_unknown=allow_unknown)
-    result = ImportResult(found_id, folder, warnings=warnings)
+    result = ImportResult(found_id, folder, warnings=warnings, is_new=not (folder / "input.json").exists())
     if schemas.exists() and not schemas.is_dir():
         raise SourceError(f"{schemas}: the schema store path is a file")
     for name, document in (("input.json", input_schema), ("output.json", output_document)):
@@ -148,6 +177,7 @@ def import_source(
         if path.exists() and path.read_bytes() == data:
             result.unchanged.append(path)
             continue
-        atomic_write(path, data)
+        if not check_only:
+            atomic_write(path, data)
         result.written.append(path)
     return result
