@@ -147,3 +147,57 @@ def test_generating_one_model_keeps_the_others(store: Path, tmp_path: Path) -> N
     before = other.stat().st_mtime_ns
     assert gen(store, out, SEED_ID) == 0
     assert other.exists() and other.stat().st_mtime_ns == before
+
+
+def test_reserved_names_cover_every_public_attribute_of_the_base_class() -> None:
+    from runcomfy_codegen.parse import BASE_MODEL_NAMES
+    from runcomfy_models import RunComfyInput
+
+    assert {name for name in dir(RunComfyInput) if not name.startswith("_")} <= BASE_MODEL_NAMES
+
+
+def test_a_large_store_builds_in_parallel_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    from runcomfy_codegen import pipeline
+    from tests.conftest import SHARED
+
+    store = tmp_path / "schemas"
+    subprocess.run(
+        [sys.executable, str(SHARED / "bench" / "make_schemas.py"), str(store), "-n", "60"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    bad = store / "zz/bad"
+    bad.mkdir(parents=True)
+    (bad / "input.json").write_text('{"properties": {"a": {"typo": 1}}}', encoding="utf-8")
+    (bad / "output.json").write_text('{"output": {}}', encoding="utf-8")
+    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 10)
+    parallel = pipeline.build_package(store, keep_going=True)
+    strict = pipeline.build_package(store)
+    monkeypatch.setattr(pipeline, "PARALLEL_THRESHOLD", 10**9)
+    sequential = pipeline.build_package(store, keep_going=True)
+    assert parallel.files == sequential.files
+    assert len(parallel.models) == 60
+    assert [str(e) for e in parallel.errors] == [str(e) for e in sequential.errors]
+    assert "schemas/zz/bad/input.json#/properties/a/typo" in str(parallel.errors[0])
+    assert len(strict.errors) == 1 and isinstance(strict.errors[0], pipeline.SchemaError)
+
+
+def test_check_uses_manifest_hashes_and_falls_back_to_a_full_compare(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    gen(store, out)
+    capsys.readouterr()
+    assert main(["check", "--schemas", str(store), "--out", str(out)]) == 0
+    assert "manifest hashes" in capsys.readouterr().out
+    (out / "runcomfy_models/catalog/notes.py").write_text("# mine, not generated\n", encoding="utf-8")
+    assert main(["check", "--schemas", str(store), "--out", str(out)]) == 0  # full compare: still clean
+    assert "(1 models)" in capsys.readouterr().out
+    schema_file = store / SEED_ID / "input.json"
+    schema_file.write_text(schema_file.read_text(encoding="utf-8") + " ", encoding="utf-8")  # same schema
+    assert main(["check", "--schemas", str(store), "--out", str(out)]) == 1  # the manifest records the bytes
+    assert "changed: catalog/_manifest.json" in capsys.readouterr().out

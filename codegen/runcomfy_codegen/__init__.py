@@ -8,9 +8,20 @@ The generator runs in four stages, each its own module:
 * :mod:`runcomfy_codegen.write`  writes the package atomically, touching only files that changed.
 """
 
+from typing import Any
+
 from runcomfy_codegen._errors import SchemaError
-from runcomfy_codegen.pipeline import GenerateResult, build_package, generate
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The pipeline (jinja2, the parser) loads on first use: `check` on an unchanged store never needs it.
+    if name in ("GenerateResult", "build_package", "generate"):
+        from runcomfy_codegen import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(name)
+
 
 __all__ = ["GenerateResult", "SchemaError", "__version__", "build_package", "generate"]

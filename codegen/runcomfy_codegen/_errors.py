@@ -27,6 +27,9 @@ class SchemaError(CodegenError):
         self.reason = reason
         super().__init__(f"{self.file}#{self.pointer}: {reason}")
 
+    def __reduce__(self) -> tuple[type[SchemaError], tuple[str, str, str]]:  # picklable across workers
+        return (type(self), (self.file, self.pointer, self.reason))
+
 
 class ModelIdError(CodegenError):
     """A model id outside the shape RunComfy publishes."""

@@ -7,9 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from runcomfy_codegen import pipeline
 from runcomfy_codegen._errors import CodegenError
-from runcomfy_codegen.importer import import_source
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -23,7 +21,7 @@ def _warn(message: str) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from runcomfy_codegen.importer import expand_sources
+    from runcomfy_codegen.importer import expand_sources, import_source
 
     sources = expand_sources([Path(s) for s in args.sources])
     if args.model_id and len(sources) > 1:
@@ -64,6 +62,8 @@ def _progress_bar(total: int):  # type: ignore[no-untyped-def]
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from runcomfy_codegen import pipeline
+
     schemas, out = Path(args.schemas), Path(args.out)
     wanted = args.model_ids or None
     try:
@@ -103,7 +103,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from runcomfy_codegen.manifest import is_up_to_date
+
     schemas, out = Path(args.schemas), Path(args.out)
+    package = out / "runcomfy_models"
+    if not args.full and schemas.is_dir() and is_up_to_date(schemas, package):
+        print(f"no drift: {package} matches {schemas} (manifest hashes; --full to render and compare)")
+        return EXIT_OK
+    from runcomfy_codegen import pipeline
+
     try:
         result = pipeline.check(schemas, out, allow_unknown=args.allow_unknown)
     except CodegenError as exc:
@@ -126,6 +134,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from runcomfy_codegen import pipeline
+
     try:
         found = pipeline.discover(Path(args.schemas))
     except CodegenError as exc:
@@ -332,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="schema-drift check: would generate change anything?")
     p.add_argument("--schemas", default="schemas")
     p.add_argument("--out", default="generated")
+    p.add_argument(
+        "--full", action="store_true", help="always render everything and compare (skip the manifest)"
+    )
     p.add_argument("--allow-unknown", action="store_true")
     p.set_defaults(func=cmd_check)
 

@@ -225,11 +225,11 @@ def _check_node(
             file, pointer(*path), f"a subschema must be an object or a boolean, not {_json_type(node)}"
         )
     for key, value in node.items():
-        where = pointer(*path, key)
         if key in UNSUPPORTED:
-            raise SchemaError(file, where, UNSUPPORTED[key])
+            raise SchemaError(file, pointer(*path, key), UNSUPPORTED[key])
         kind = KEYWORDS.get(key)
         if kind is None:
+            where = pointer(*path, key)
             if not allow_unknown:
                 raise SchemaError(
                     file,
@@ -257,10 +257,10 @@ def _check_value(
     allow_unknown: bool,
     warnings: list[Warning_],
 ) -> None:
-    where = pointer(*path)
-
     def fail(reason: str) -> None:
-        raise SchemaError(file, where, f"{key}: {reason}, got {json.dumps(value, ensure_ascii=False)[:80]}")
+        raise SchemaError(
+            file, pointer(*path), f"{key}: {reason}, got {json.dumps(value, ensure_ascii=False)[:80]}"
+        )
 
     if kind == "string" and not isinstance(value, str):
         fail("must be a string")

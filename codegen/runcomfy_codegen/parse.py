@@ -35,7 +35,6 @@ from runcomfy_codegen.ir import (
 )
 from runcomfy_codegen.load import KEYWORDS, unwrap_output
 from runcomfy_codegen.rules import parse_rule
-from runcomfy_codegen.runtime._base import RunComfyInput
 
 # Keywords that never constrain a value.
 ANNOTATIONS = frozenset(
@@ -51,8 +50,20 @@ MEDIA_FORMATS = frozenset(
     {"uri", "url", "iri", "image_uri", "video_uri", "audio_uri", "media_uri", "file_uri"}
 )
 
+# Public attributes of the generated classes' base (pydantic's BaseModel and RunComfyInput), listed
+# here rather than read from dir() so the generator does not import pydantic (a cold `generate` is
+# ~10% faster); tests/test_generate.py fails if pydantic grows a name this list lacks.
+BASE_MODEL_NAMES = frozenset({
+    "construct", "copy", "dict", "from_orm", "json", "model_computed_fields", "model_config",
+    "model_construct", "model_copy", "model_dump", "model_dump_json", "model_extra", "model_fields",
+    "model_fields_set", "model_json_schema", "model_parametrized_name", "model_post_init",
+    "model_rebuild", "model_validate", "model_validate_json", "model_validate_strings", "parse_file",
+    "parse_obj", "parse_raw", "schema", "schema_json", "update_forward_refs", "validate",
+    "runcomfy_model_id", "runcomfy_output", "runcomfy_media_rules", "to_payload",
+})  # fmt: skip
+
 # Names a generated field must not take: they would shadow something the class body or pydantic uses.
-RESERVED_NAMES = frozenset(dir(RunComfyInput)) | {
+RESERVED_NAMES = BASE_MODEL_NAMES | {
     "str", "int", "float", "bool", "list", "dict", "Any", "Annotated", "ClassVar", "Field", "Final",
     "Literal", "JsonValue", "JsonInt", "IntChoice", "BoolChoice", "Omittable", "JsonSchemaCheck",
     "MediaRule", "RunComfyInput", "RunComfyOutput", "MODEL_ID", "MEDIA_RULES", "MEDIA_FIELDS",

@@ -7,13 +7,17 @@ leaves the disk as it was), and ``check`` compares without writing anything.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runcomfy_codegen._errors import CodegenError, ModelIdError, SchemaError
 from runcomfy_codegen.load import check_schema, load_schema
+from runcomfy_codegen.manifest import MANIFEST, build_manifest
 from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.parse import parse_model
 from runcomfy_codegen.render import environment, render_module
@@ -99,6 +103,84 @@ def render_schema(
     return render_module(ir)
 
 
+@dataclass
+class _Built:
+    """One model's outcome, as a worker returns it."""
+
+    model_id: str
+    module: str
+    text: str | None
+    error: CodegenError | None
+    warnings: list[str]
+
+
+def _build_one(model_id: str, folder: Path, module: str, schemas: Path, allow_unknown: bool) -> _Built:
+    try:
+        input_file, output_file = folder / "input.json", folder / "output.json"
+        shown_in, shown_out = _display(input_file, schemas), _display(output_file, schemas)
+        loaded_in = load_schema(input_file, allow_unknown=allow_unknown, display=shown_in)
+        if not output_file.exists():
+            raise SchemaError(shown_out, "", "missing: every model folder needs input.json and output.json")
+        loaded_out = load_schema(output_file, allow_unknown=allow_unknown, display=shown_out)
+        ir = parse_model(
+            model_id,
+            module,
+            loaded_in.document,
+            loaded_out.document,
+            input_file=shown_in,
+            output_file=shown_out,
+            warnings=[str(w) for w in (*loaded_in.warnings, *loaded_out.warnings)],
+        )
+        return _Built(model_id, module, render_module(ir), None, ir.warnings)
+    except CodegenError as exc:
+        return _Built(model_id, module, None, exc, [])
+
+
+def _build_chunk(work: list[tuple[str, Path, str]], schemas: Path, allow_unknown: bool) -> list[_Built]:
+    return [_build_one(model_id, folder, module, schemas, allow_unknown) for model_id, folder, module in work]
+
+
+PARALLEL_THRESHOLD = 200
+"""Stores this large are built by one forked worker per core (rendering is CPU-bound)."""
+
+
+def _build_all(
+    work: list[tuple[str, Path, str]],
+    schemas: Path,
+    allow_unknown: bool,
+    keep_going: bool,
+    progress: Callable[[str], None] | None,
+) -> list[_Built]:
+    """Build every model; in parallel (fork, one worker per core) for large stores on POSIX."""
+    cores = min(os.cpu_count() or 1, 8)
+    if len(work) < PARALLEL_THRESHOLD or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        built = []
+        for model_id, folder, module in work:
+            outcome = _build_one(model_id, folder, module, schemas, allow_unknown)
+            built.append(outcome)
+            if progress is not None:
+                progress(model_id)
+            if outcome.error is not None and not keep_going:
+                break
+        return built
+    size = max(25, len(work) // (cores * 4))
+    chunks = [work[i : i + size] for i in range(0, len(work), size)]
+    built = []
+    with ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork")) as pool:
+        for chunk_result in pool.map(
+            _build_chunk, chunks, [schemas] * len(chunks), [allow_unknown] * len(chunks)
+        ):
+            built.extend(chunk_result)
+            if progress is not None:
+                for outcome in chunk_result:
+                    progress(outcome.model_id)
+    if not keep_going:  # same answer as the sequential build: stop at the first refusal
+        first = next((i for i, b in enumerate(built) if b.error is not None), None)
+        if first is not None:
+            built = built[: first + 1]
+    return built
+
+
 def build_package(
     schemas: Path,
     model_ids: Iterable[str] | None = None,
@@ -110,19 +192,17 @@ def build_package(
     """Load, parse and render every model of the store (or only ``model_ids``) in memory."""
     result = GenerateResult()
     found = discover(schemas)
+    selected = None
     if model_ids is not None:
-        wanted = list(model_ids)
+        selected = set(model_ids)
         known = {m for m, _ in found}
-        for model_id in wanted:
-            if model_id not in known:
-                result.errors.append(
-                    SchemaError(schemas / model_id, "", f"no model {model_id!r} in the schema store")
-                )
-        selected = set(wanted)
-    else:
-        selected = None
+        for model_id in sorted(selected - known):
+            result.errors.append(
+                SchemaError(schemas / model_id, "", f"no model {model_id!r} in the schema store")
+            )
     modules: dict[str, str] = {}
     catalog: list[tuple[str, str]] = []
+    work: list[tuple[str, Path, str]] = []
     for model_id, folder in found:
         try:
             check_model_id(model_id)
@@ -131,43 +211,33 @@ def build_package(
                 raise ModelIdError(
                     f"model ids {modules[module]!r} and {model_id!r} both map to module {module!r}; rename one folder"
                 )
-            modules[module] = model_id
-            catalog.append((model_id, module))
-            if selected is not None and model_id not in selected:
-                continue
-            input_file, output_file = folder / "input.json", folder / "output.json"
-            shown_in, shown_out = _display(input_file, schemas), _display(output_file, schemas)
-            loaded_in = load_schema(input_file, allow_unknown=allow_unknown, display=shown_in)
-            if not output_file.exists():
-                raise SchemaError(
-                    shown_out, "", "missing: every model folder needs input.json and output.json"
-                )
-            loaded_out = load_schema(output_file, allow_unknown=allow_unknown, display=shown_out)
-            ir = parse_model(
-                model_id,
-                module,
-                loaded_in.document,
-                loaded_out.document,
-                input_file=shown_in,
-                output_file=shown_out,
-                warnings=[str(w) for w in (*loaded_in.warnings, *loaded_out.warnings)],
-            )
-            result.files[f"catalog/{module}.py"] = render_module(ir)
-            result.models.append(model_id)
-            result.warnings.extend(ir.warnings)
         except CodegenError as exc:
             result.errors.append(exc)
-            catalog = [entry for entry in catalog if entry[0] != model_id]
             if not keep_going:
                 return result
-        finally:
-            if progress is not None:
-                progress(model_id)
+            continue
+        modules[module] = model_id
+        catalog.append((model_id, module))
+        if selected is None or model_id in selected:
+            work.append((model_id, folder, module))
+    for outcome in _build_all(work, schemas, allow_unknown, keep_going, progress):
+        if outcome.error is not None:
+            result.errors.append(outcome.error)
+            catalog.remove((outcome.model_id, outcome.module))
+            if not keep_going:
+                return result
+            continue
+        assert outcome.text is not None
+        result.files[f"catalog/{outcome.module}.py"] = outcome.text
+        result.models.append(outcome.model_id)
+        result.warnings.extend(outcome.warnings)
     template = environment().get_template("catalog_init.py.j2")
     result.files["catalog/__init__.py"] = template.render(models=catalog)
     for source, target in RUNTIME_FILES.items():
         result.files[target] = _runtime_file(source)
     result.files["py.typed"] = ""
+    if not result.errors:
+        result.files[MANIFEST] = build_manifest(schemas, result.files, result.models)
     return result
 
 
@@ -194,7 +264,11 @@ def generate(
 
 
 def check(schemas: Path, out: Path, *, allow_unknown: bool = False) -> GenerateResult:
-    """Would ``generate`` change anything under ``out``? ``result.diff`` lists what differs."""
+    """Would ``generate`` change anything under ``out``? ``result.diff`` lists what differs.
+
+    This always renders everything; ``runcomfy-codegen check`` first tries the manifest's hashes
+    (:func:`runcomfy_codegen.manifest.is_up_to_date`) and calls this only when they differ.
+    """
     result = build_package(schemas, allow_unknown=allow_unknown)
     if not result.errors:
         result.diff = compare_tree(out / PACKAGE, result.files)

@@ -9,7 +9,6 @@ removed (only ``.py`` files that start with the generated header are ours).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,12 +68,19 @@ def compare_tree(
     return diff
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def atomic_write(path: Path, data: bytes, *, make_parents: bool = True) -> None:
+    """Write to a temporary file beside ``path``, then rename it over ``path`` (atomic on POSIX)."""
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{path.parent}{os.sep}.{path.name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -87,8 +93,13 @@ def write_tree(root: Path, files: dict[str, str], *, prune: bool = True) -> Tree
         if parent.exists() and not parent.is_dir():
             raise OutputError(f"{parent}: the output path is a file, not a folder")
     diff = compare_tree(root, files)
+    made: set[Path] = set()
     for rel in (*diff.added, *diff.changed):
-        atomic_write(root / rel, files[rel].encode("utf-8"))
+        path = root / rel
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        atomic_write(path, files[rel].encode("utf-8"), make_parents=False)
     if prune:
         for rel in diff.removed:
             (root / rel).unlink()

@@ -1,0 +1,80 @@
+"""The generated package's manifest: what it was generated from, so ``check`` can skip rendering.
+
+``catalog/_manifest.json`` records a fingerprint of the generator (the modules and templates that
+shape the output), a SHA-256 of each model's schema files, and a SHA-256 of every generated file.
+``check`` on an unchanged store only hashes files: when every hash matches, generating again would
+write the same bytes. Any mismatch (or ``check --full``) falls back to rendering everything in
+memory and comparing, which also names the files that differ. This module imports only the
+standard library, so the fast path starts quickly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "catalog/_manifest.json"
+_PACKAGE = Path(__file__).parent
+# What shapes the output; edits elsewhere (CLI, diff, mock server) do not invalidate manifests.
+_SHAPING = ("templates", "runtime", "parse.py", "render.py", "ir.py", "load.py", "pipeline.py", "model_id.py")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def generator_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in _SHAPING:
+        path = _PACKAGE / name
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file() and file.suffix in (".py", ".j2"):
+                digest.update(file.relative_to(_PACKAGE).as_posix().encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def schema_hashes(schemas: Path) -> dict[str, str]:
+    """model id -> hash of its input.json and output.json bytes."""
+    hashes = {}
+    for input_file in schemas.rglob("input.json"):
+        folder = input_file.parent
+        output_file = folder / "output.json"
+        data = input_file.read_bytes() + b"\0" + (output_file.read_bytes() if output_file.exists() else b"")
+        hashes[folder.relative_to(schemas).as_posix()] = _sha(data)
+    return dict(sorted(hashes.items()))
+
+
+def build_manifest(schemas: Path, files: dict[str, str], models: list[str]) -> str:
+    hashes = schema_hashes(schemas)
+    data = {
+        "generator": generator_fingerprint(),
+        "schemas": {model_id: hashes[model_id] for model_id in sorted(models) if model_id in hashes},
+        "files": {rel: _sha(text.encode("utf-8")) for rel, text in sorted(files.items()) if rel != MANIFEST},
+    }
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def is_up_to_date(schemas: Path, package: Path) -> bool:
+    """True when generating again would surely change nothing (hashes only; no rendering)."""
+    try:
+        manifest: dict[str, Any] = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if manifest.get("generator") != generator_fingerprint():
+        return False
+    if manifest.get("schemas") != schema_hashes(schemas):
+        return False
+    files: dict[str, str] = manifest.get("files", {})
+    for rel, digest in files.items():
+        try:
+            if _sha((package / rel).read_bytes()) != digest:
+                return False
+        except OSError:
+            return False
+    catalog = package / "catalog"
+    listed = {rel for rel in files if rel.startswith("catalog/")}
+    return all(path.relative_to(package).as_posix() in listed for path in catalog.glob("*.py"))
