@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
-from typing_extensions import Self
 
 from ._rules import MediaRule
 
@@ -15,7 +14,7 @@ class RunComfyModel(BaseModel):
 
     * ``strict``: ``"5"`` is not an integer and ``1`` is not a string, as in JSON Schema;
     * ``python-re``: ``pattern`` is matched with Python's ``re.search``, as jsonschema does;
-    * ``validate_by_name`` and ``validate_by_alias``: both the JSON name and the Python name work;
+    * payloads are read by original (alias) names; the constructor also takes Python names;
     * extra properties are allowed unless the schema says ``additionalProperties: false``
       (a generated class then sets ``extra="forbid"``).
     """
@@ -23,7 +22,6 @@ class RunComfyModel(BaseModel):
     model_config = ConfigDict(
         strict=True,
         regex_engine="python-re",
-        validate_by_name=True,
         validate_by_alias=True,
         serialize_by_alias=True,
         extra="allow",
@@ -31,23 +29,20 @@ class RunComfyModel(BaseModel):
         use_enum_values=True,
     )
 
-    @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
-        """Validate a JSON payload by its original property names, exactly as JSON Schema does.
+    def __init__(self, /, **data: Any) -> None:
+        """Build from keyword arguments by Python name (``class_=...``) or original name.
 
-        Python names are for the constructor (``Input(class_=...)``); a payload key that happens to
-        equal a Python name (``class_``) is an ordinary extra property here, as in JSON Schema.
+        ``model_validate(payload)`` reads payloads by their original property names only, exactly as
+        JSON Schema does: a payload key that happens to equal a Python name (``class_``) is an
+        ordinary extra property there. (Keeping names out of ``model_validate`` also keeps it on
+        pydantic's fast path.)
         """
-        kwargs.setdefault("by_alias", True)
-        kwargs.setdefault("by_name", False)
-        return super().model_validate(obj, **kwargs)
+        __tracebackhide__ = True
+        self.__pydantic_validator__.validate_python(data, self_instance=self, by_alias=True, by_name=True)
 
-    @classmethod
-    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
-        """Like :meth:`model_validate`, from JSON text."""
-        kwargs.setdefault("by_alias", True)
-        kwargs.setdefault("by_name", False)
-        return super().model_validate_json(json_data, **kwargs)
+    # Tell pydantic this __init__ only validates (as BaseModel's does), so model_validate() keeps the
+    # core validator's own path and never calls it: the same mark pydantic puts on BaseModel.__init__.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
 
 class RunComfyOutput(RunComfyModel):
