@@ -7,11 +7,14 @@
 ...     output = client.run(payload)
 
 Each model module has ``MODEL_ID``, ``Input`` and ``Output``; modules are imported on first
-``get()``, so importing this package stays cheap however many models it holds.
+``get()``, so importing this package stays cheap however many models it holds. The client (and
+httpx with it) and the media prober load on first use too.
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._base import RunComfyInput, RunComfyModel, RunComfyOutput
-from ._client import AsyncClient, Client
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -30,10 +33,40 @@ from ._exceptions import (
     SubmitUncertainError,
     UnprocessableInputError,
 )
-from ._media import Violation, acheck_media, check_media, metric
-from ._models import CancelOutcome, Job, JobResult, JobStatus
 from ._registry import get, input_class, models, validate_input
 from ._rules import MediaRule
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient, Client
+    from ._media import Violation, acheck_media, check_media, metric
+    from ._models import CancelOutcome, Job, JobResult, JobStatus
+
+_LAZY = {
+    "AsyncClient": "._client",
+    "Client": "._client",
+    "Violation": "._media",
+    "acheck_media": "._media",
+    "check_media": "._media",
+    "metric": "._media",
+    "CancelOutcome": "._models",
+    "Job": "._models",
+    "JobResult": "._models",
+    "JobStatus": "._models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "APIConnectionError",
