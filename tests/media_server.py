@@ -6,6 +6,7 @@ Files are virtual (a real header, then zero padding to any size), so a 30 MB fil
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,12 +30,21 @@ class VirtualFile:
         return data + b"\0" * max(0, (end - start) - len(data))
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # socketserver's default of 5 drops bursts of connections
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: Any
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stalls
 
     def do_HEAD(self) -> None:
         self._serve(head=True)
@@ -97,8 +107,7 @@ class MediaServer:
         self.send_length = send_length
         self.bytes_sent = 0
         self.requests: list[tuple[str, str, str | None]] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.media = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

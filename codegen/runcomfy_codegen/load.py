@@ -114,6 +114,8 @@ class LoadedSchema:
     path: str
     document: Any
     warnings: list[Warning_] = field(default_factory=list)
+    may_have_refs: bool = True
+    """False when the file's text has no ``$ref`` at all (the parser then skips ref inlining)."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -142,6 +144,10 @@ def parse_json(text: str, file: str) -> Any:
 
 
 def read_json_file(path: Path) -> Any:
+    return _read_json_text(path)[0]
+
+
+def _read_json_text(path: Path) -> tuple[Any, str]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -150,7 +156,7 @@ def read_json_file(path: Path) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SchemaError(path, "", f"not UTF-8: {exc.reason} at byte {exc.start}") from None
-    return parse_json(text, str(path))
+    return parse_json(text, str(path)), text
 
 
 def load_schema(path: Path, *, allow_unknown: bool = False, display: str | None = None) -> LoadedSchema:
@@ -159,8 +165,8 @@ def load_schema(path: Path, *, allow_unknown: bool = False, display: str | None 
     An ``output.json`` holds RunComfy's wrapper ``{"output": {...}}``; the schema inside is checked.
     """
     name = display or str(path)
-    document = read_json_file(path)
-    loaded = LoadedSchema(name, document)
+    document, text = _read_json_text(path)
+    loaded = LoadedSchema(name, document, may_have_refs="$ref" in text or "\\u0024ref" in text.lower())
     check_schema(document, name, allow_unknown=allow_unknown, warnings=loaded.warnings)
     return loaded
 

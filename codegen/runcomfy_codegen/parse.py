@@ -500,14 +500,17 @@ def parse_model(
     input_file: str,
     output_file: str,
     warnings: list[str] | None = None,
+    may_have_refs: bool = True,
 ) -> ModuleIR:
     """Build the IR of one model from its checked input schema and output document."""
-    input_schema = inline_refs(input_schema, input_file)
+    if may_have_refs:
+        input_schema = inline_refs(input_schema, input_file)
     parser = _ModuleParser(model_id, input_file)
     output_schema, _ = unwrap_output(output_document)  # RunComfy wraps it: {"output": {...}}
     output_parser = _ModuleParser(model_id, output_file)
     output_parser.class_names = parser.class_names
-    output_schema = inline_refs(output_schema, output_file)
+    if may_have_refs:
+        output_schema = inline_refs(output_schema, output_file)
     if not isinstance(output_schema, dict):
         raise SchemaError(output_file, "/output", "the output schema must be an object")
     output_model = output_parser.root_model(output_schema, "Output", "output")

@@ -130,6 +130,7 @@ def _build_one(model_id: str, folder: Path, module: str, schemas: Path, allow_un
             input_file=shown_in,
             output_file=shown_out,
             warnings=[str(w) for w in (*loaded_in.warnings, *loaded_out.warnings)],
+            may_have_refs=loaded_in.may_have_refs or loaded_out.may_have_refs,
         )
         return _Built(model_id, module, render_module(ir), None, ir.warnings)
     except CodegenError as exc:
@@ -153,7 +154,11 @@ def _build_all(
 ) -> list[_Built]:
     """Build every model; in parallel (fork, one worker per core) for large stores on POSIX."""
     cores = min(os.cpu_count() or 1, 8)
-    if len(work) < PARALLEL_THRESHOLD or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if (
+        len(work) < max(PARALLEL_THRESHOLD, 2)
+        or cores < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
         built = []
         for model_id, folder, module in work:
             outcome = _build_one(model_id, folder, module, schemas, allow_unknown)
@@ -163,17 +168,19 @@ def _build_all(
             if outcome.error is not None and not keep_going:
                 break
         return built
-    size = max(25, len(work) // (cores * 4))
-    chunks = [work[i : i + size] for i in range(0, len(work), size)]
-    built = []
-    with ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("fork")) as pool:
-        for chunk_result in pool.map(
-            _build_chunk, chunks, [schemas] * len(chunks), [allow_unknown] * len(chunks)
-        ):
-            built.extend(chunk_result)
-            if progress is not None:
-                for outcome in chunk_result:
-                    progress(outcome.model_id)
+    # One slice per core: the parent builds the first itself while forked workers build the rest.
+    size = -(-len(work) // cores)
+    slices = [work[i : i + size] for i in range(0, len(work), size)]
+    with ProcessPoolExecutor(
+        max_workers=len(slices) - 1, mp_context=multiprocessing.get_context("fork")
+    ) as pool:
+        futures = [pool.submit(_build_chunk, chunk, schemas, allow_unknown) for chunk in slices[1:]]
+        built = _build_chunk(slices[0], schemas, allow_unknown)
+        for future in futures:
+            built.extend(future.result())
+    if progress is not None:
+        for outcome in built:
+            progress(outcome.model_id)
     if not keep_going:  # same answer as the sequential build: stop at the first refusal
         first = next((i for i, b in enumerate(built) if b.error is not None), None)
         if first is not None:

@@ -8,7 +8,7 @@ description, enum value, default or property name can break or inject code.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -67,7 +67,7 @@ _IMPORT_FROM = {
 
 def py_literal(value: Any) -> str:
     """A Python literal for a JSON value; strings prefer double quotes, as ruff format does."""
-    if isinstance(value, str):
+    if type(value) is str:  # the common case first
         text = repr(value)
         if text.startswith("'") and '"' not in value:
             text = '"' + text[1:-1] + '"'
@@ -81,20 +81,24 @@ def py_literal(value: Any) -> str:
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
-def _escape_char(char: str) -> str:
-    if char in "\n\t":
-        return char
-    category = unicodedata.category(char)
-    if category in ("Cc", "Cs", "Zl", "Zp") or char == "\x7f":
-        code = ord(char)
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return char
+# Characters that must not appear raw in generated source: control characters (Cc) but tab and
+# newline, line/paragraph separators (Zl, Zp) and lone surrogates (Cs).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escape_match(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _escape_unsafe(text: str) -> str:
+    return _UNSAFE.sub(_escape_match, text)
 
 
 def docstring(text: str, indent: str = "") -> str:
     """A triple-quoted docstring for ``text``: backslashes, quotes and control characters escaped."""
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    body = "".join(_escape_char(c) for c in body).replace("\t", "    ")
+    body = _escape_unsafe(body).replace("\t", "    ")
     lines = [line.rstrip() for line in body.split("\n")]
     if lines[-1].endswith('"'):
         lines[-1] = lines[-1][:-1] + '\\"'
@@ -106,7 +110,7 @@ def docstring(text: str, indent: str = "") -> str:
 
 def comment(text: str) -> str:
     """Text safe inside a ``#`` comment: one line, control characters escaped."""
-    return "".join(_escape_char(c) if c not in "\n\t" else " " for c in text)
+    return _escape_unsafe(text.replace("\n", " ").replace("\t", " "))
 
 
 # --- IR -> strings ----------------------------------------------------------------------------------
@@ -181,10 +185,11 @@ def _kwargs(pairs: Any) -> str:
 
 def call(name: str, pairs: list[tuple[str, Any]], *, indent: str, prefix_width: int) -> str:
     """``name(k=v, ...)`` on one line when it fits, else one argument a line (as ruff format does)."""
-    flat = f"{name}({_kwargs(pairs)})"
+    parts = [f"{key}={py_literal(value)}" for key, value in pairs]
+    flat = f"{name}({', '.join(parts)})"
     if prefix_width + len(flat) <= LINE_LENGTH or not pairs:
         return flat
-    inner = "".join(f"{indent}    {key}={py_literal(value)},\n" for key, value in pairs)
+    inner = "".join(f"{indent}    {part},\n" for part in parts)
     return f"{name}(\n{inner}{indent})"
 
 
