@@ -159,7 +159,7 @@ def bench_import(out: Path, n: int) -> None:
     env = {**ENV, "PYTHONPATH": str(out)}
     ours_code = (
         "import time; t = time.perf_counter(); import runcomfy_models; "
-        "assert runcomfy_models.__file__.startswith(%r); print((time.perf_counter() - t) * 1000)" % str(out)
+        f"assert runcomfy_models.__file__.startswith({str(out)!r}); print((time.perf_counter() - t) * 1000)"
     )
     base_code = "import time; t = time.perf_counter(); import httpx, pydantic; print((time.perf_counter() - t) * 1000)"
     get_code = (
