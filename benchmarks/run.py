@@ -359,8 +359,12 @@ with MediaServer() as server:
 """
 
 
-def bench_media(latency: float) -> None:
-    """The media server runs in its own process, so its CPU does not count against the client."""
+def bench_media(latency: float, first: bool = True) -> None:
+    """The media server runs in its own process, so its CPU does not count against the client.
+
+    The ratio for 100 URLs depends on the network latency it hides: locally a probe costs about
+    1 ms of CPU (client and server), so the row is measured at more than one simulated latency.
+    """
     print("media probing", flush=True)
     import httpx
 
@@ -378,16 +382,17 @@ def bench_media(latency: float) -> None:
         with httpx.Client() as http:
             prober = MediaProber(http)
             violations = prober.check(seed.Input(prompt="p", first_frame_image_url=f"{base_url}/big.png"))
-        row(
-            "5a. check seed image rule on a 30 MB PNG (local server)",
-            "the whole file: 30,000,000 bytes, 1 round trip",
-            f"{prober.bytes_read:,} bytes, {prober.round_trips} round trip(s)",
-            f"{prober.bytes_read / 30_000_000:.4f}x bytes",
-            "<= 64 KiB, <= 2 round trips",
-            prober.bytes_read <= 65536
-            and prober.round_trips <= 2
-            and [v.rule for v in violations] == ["file_size_mb<"],
-        )
+        if first:
+            row(
+                "5a. check seed image rule on a 30 MB PNG (local server)",
+                "the whole file: 30,000,000 bytes, 1 round trip",
+                f"{prober.bytes_read:,} bytes, {prober.round_trips} round trip(s)",
+                f"{prober.bytes_read / 30_000_000:.4f}x bytes",
+                "<= 64 KiB, <= 2 round trips",
+                prober.bytes_read <= 65536
+                and prober.round_trips <= 2
+                and [v.rule for v in violations] == ["file_size_mb<"],
+            )
         urls = [f"{base_url}/img{i}.png" for i in range(101)]
 
         async def check(batch: list[str]) -> float:
@@ -417,7 +422,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1000, help="models in the synthetic store (default 1000)")
     parser.add_argument("--concurrent", type=int, default=1000, help="jobs for the concurrency row")
-    parser.add_argument("--latency", type=float, default=0.2, help="simulated media latency, seconds")
+    parser.add_argument(
+        "--latency", default="0.1,0.3", help="simulated media round-trip latencies, seconds (comma-separated)"
+    )
     parser.add_argument(
         "--only", default="generate,import,validate,client,concurrent,media", help="rows to run"
     )
@@ -438,7 +445,9 @@ def main() -> int:
             "validate": bench_validate,
             "client": bench_client_overhead,
             "concurrent": lambda: bench_concurrent(args.concurrent),
-            "media": lambda: bench_media(args.latency),
+            "media": lambda: [
+                bench_media(float(x), first=i == 0) for i, x in enumerate(args.latency.split(","))
+            ],
         }
         for name, step in steps.items():
             if name in only:

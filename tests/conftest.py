@@ -41,6 +41,16 @@ def compile_schema():
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     try:
+        from tests.test_fault_matrix import LEDGER
+    except ImportError:
+        LEDGER = []
+    if LEDGER:
+        terminalreporter.section("fault matrix (fault, endpoint, outcome, submits seen, jobs held)")
+        for fault, where, outcome, submits, jobs in LEDGER:
+            terminalreporter.write_line(f"{fault:11} {where:12} {outcome:26} submits {submits}  jobs {jobs}")
+        duplicates = sum(max(0, s - 1) for *_, s, _ in LEDGER)
+        terminalreporter.write_line(f"submitted {len(LEDGER)}, duplicates {duplicates}")
+    try:
         from tests.test_conformance import REFUSALS, REPORT
     except ImportError:
         return

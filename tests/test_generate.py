@@ -201,3 +201,23 @@ def test_check_uses_manifest_hashes_and_falls_back_to_a_full_compare(
     schema_file.write_text(schema_file.read_text(encoding="utf-8") + " ", encoding="utf-8")  # same schema
     assert main(["check", "--schemas", str(store), "--out", str(out)]) == 1  # the manifest records the bytes
     assert "changed: catalog/_manifest.json" in capsys.readouterr().out
+
+
+def test_a_required_name_missing_from_properties_stays_required_with_a_warning(
+    compile_schema: object, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    store = tmp_path / "schemas"
+    (store / "acme/quirk").mkdir(parents=True)
+    (store / "acme/quirk/input.json").write_text(
+        json.dumps(
+            {"type": "object", "required": ["prompt", "ghost"], "properties": {"prompt": {"type": "string"}}}
+        ),
+        encoding="utf-8",
+    )
+    (store / "acme/quirk/output.json").write_text('{"output": {"type": "object"}}', encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["generate", "--schemas", str(store), "--out", str(out)]) == 0
+    assert "required property 'ghost' is not declared" in capsys.readouterr().err
+    module = (out / "runcomfy_models/catalog/acme__quirk.py").read_text(encoding="utf-8")
+    assert "# warning: schemas/acme/quirk/input.json#/required: required property 'ghost'" in module
+    assert "    ghost: JsonValue\n" in module

@@ -312,3 +312,33 @@ def test_the_mock_server_enforces_the_rules_after_submit(media: MediaServer) -> 
 def test_operators_at_the_boundary(operator: str, results: list[bool]) -> None:
     rule = MediaRule(field="f", metric="width_pixels", operator=operator, value=300, message="m")
     assert [rule.passes(v) for v in (299, 300, 301)] == results
+
+
+def test_wav_duration(media: MediaServer, compile_schema: Any) -> None:
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(16000)
+        writer.writeframes(b"\0\0" * 16000 * 3)  # 3 s
+    schema = {
+        "type": "object",
+        "properties": {
+            "audio_url": {
+                "type": "string",
+                "validations": [
+                    {
+                        "validation_rule": "duration_seconds<",
+                        "validation_value": 3,
+                        "validation_error": "under 3 s",
+                    }
+                ],
+            }
+        },
+    }
+    module = compile_schema(schema)
+    url = media.add("/voice.wav", buffer.getvalue())
+    violations = check_media(module.Input(audio_url=url))
+    assert [(v.rule, v.measured) for v in violations] == [("duration_seconds<", 3.0)]

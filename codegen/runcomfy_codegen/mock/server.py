@@ -99,6 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Routing ----------------------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
         mock = self.server.mock
+        mock.receive(method, self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
@@ -261,6 +262,9 @@ class MockServer:
         self.faults = FaultQueue()
         self.check_media_rules = check_media
         self.requests: list[tuple[str, str, int]] = []
+        """(method, path, status) of every reply sent (0: the connection was dropped)."""
+        self.received: list[tuple[str, str]] = []
+        """(method, path) of every request, logged on arrival (before any injected delay)."""
         self.media_bytes = 0
         self._lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
@@ -285,9 +289,14 @@ class MockServer:
         with self._lock:
             self.requests.append((method, path, status))
 
-    def count(self, method: str, path_part: str) -> int:
+    def receive(self, method: str, path: str) -> None:
         with self._lock:
-            return sum(1 for m, p, _ in self.requests if m == method and path_part in p)
+            self.received.append((method, path))
+
+    def count(self, method: str, path_part: str) -> int:
+        """Requests received so far with this method and path fragment."""
+        with self._lock:
+            return sum(1 for m, p in self.received if m == method and path_part in p)
 
     def urls(self, job: MockJob) -> dict[str, str]:
         base = f"{self.base_url}/v1/requests/{job.request_id}"

@@ -38,6 +38,7 @@ DEFAULT_RUN_TIMEOUT = 1800.0
 POLL_START = 1.0
 POLL_FACTOR = 1.5
 POLL_CAP = 10.0
+MAX_IN_FLIGHT = DEFAULT_LIMITS.max_connections or 100
 
 
 def as_input(value: InputLike) -> RunComfyInput:
@@ -237,6 +238,10 @@ class AsyncClient(BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
         self._prober = AsyncMediaProber(self._http)
+        # At most as many requests in flight as the pool has connections: httpcore's pool does work
+        # proportional to the requests waiting in it on every hand-off, so with thousands of jobs
+        # queueing there the event loop spends its time scheduling rather than sending.
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -255,14 +260,15 @@ class AsyncClient(BaseClient):
         while True:
             try:
                 try:
-                    response = await self._http.request(
-                        call.method,
-                        self._url(call.path),
-                        json=call.body,
-                        headers=self._headers(),
-                        auth=self._auth,
-                        timeout=self.timeout,
-                    )
+                    async with self._in_flight:
+                        response = await self._http.request(
+                            call.method,
+                            self._url(call.path),
+                            json=call.body,
+                            headers=self._headers(),
+                            auth=self._auth,
+                            timeout=self.timeout,
+                        )
                 except httpx.HTTPError as exc:
                     raise self._on_transport_error(call, exc, attempt) from None
                 return self._on_response(call, response, attempt)
