@@ -29,7 +29,8 @@ import io
 import os
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,17 @@ def _local_path(value: str) -> Path | None:
     return None
 
 
+@contextmanager
+def _probe_errors(field: str, index: int | None, value: str) -> Iterator[None]:
+    """Whatever stops a measurement becomes one :class:`MediaProbeError` naming the field and value."""
+    try:
+        yield
+    except ContainerError as exc:
+        raise _probe_error(field, index, value, str(exc)) from None
+    except (OSError, ValueError, httpx.HTTPError) as exc:
+        raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
+
+
 def _probe_error(field: str, index: int | None, value: str, reason: str) -> MediaProbeError:
     where = field if index is None else f"{field}[{index}]"
     shown = value if len(value) <= 120 else value[:117] + "..."
@@ -263,6 +275,46 @@ class _ProberBase:
 
         return size, read
 
+    # HTTP reading, shared by both probers (they differ only in how they wait) ------------------
+    def _plan(self, fetch: _Fetch, offset: int, length: int) -> dict[str, str]:
+        """Headers for the next read; refuses a read that would pass the cap."""
+        limit = length if fetch.ranges else offset + length
+        if fetch.bytes_read + limit > MAX_PROBE_BYTES:
+            raise ContainerError(f"reading it would pass the probe cap of {MAX_PROBE_BYTES} bytes")
+        fetch.round_trips += 1
+        self.round_trips += 1
+        return {"Range": f"bytes={offset}-{offset + length - 1}"} if fetch.ranges else {}
+
+    @staticmethod
+    def _accept(fetch: _Fetch, reply: httpx.Response, offset: int, length: int) -> int:
+        """Check the reply's status, learn the size; returns how many body bytes to read."""
+        if reply.status_code >= 400:
+            raise ContainerError(f"the server answered HTTP {reply.status_code}")
+        if fetch.size is None:
+            fetch.size = _size_from(reply)
+        if reply.status_code == 200:  # Range ignored: the body starts at byte 0
+            fetch.ranges = False
+            return offset + length
+        return length
+
+    def _slice(self, fetch: _Fetch, reply: httpx.Response, data: bytes, offset: int, length: int) -> bytes:
+        fetch.bytes_read += len(data)
+        self.bytes_read += len(data)
+        return data[offset : offset + length] if reply.status_code == 200 else data[:length]
+
+    @staticmethod
+    def _needs_head(fetch: _Fetch, head: bytes) -> bool:
+        """Is a HEAD needed for the size? Not when the first read already held the whole file."""
+        if fetch.size is None and len(head) < HEAD_BYTES:
+            fetch.size = len(head)
+        return fetch.size is None
+
+    def _count_head(self, fetch: _Fetch, reply: httpx.Response) -> None:
+        fetch.round_trips += 1
+        self.round_trips += 1
+        if "Content-Length" in reply.headers:
+            fetch.size = int(reply.headers["Content-Length"])
+
     def _measure_local(self, value: str) -> MediaInfo:
         size, read = self._local(value)
         reader = analyse(size, read(0, HEAD_BYTES))
@@ -285,67 +337,38 @@ class MediaProber(_ProberBase):
 
     def check(self, model: RunComfyInput) -> list[Violation]:
         targets = self.targets(model)
-        infos = {}
+        infos: dict[str, MediaInfo] = {}
         for _rule, field, index, value in targets:
             if value not in infos:
                 infos[value] = self.measure(value, field, index)
         return self.violations(targets, infos)
 
     def measure(self, value: str, field: str = "value", index: int | None = None) -> MediaInfo:
-        if value in self._cache:
-            return self._cache[value]
-        try:
-            if value.startswith(("http://", "https://")):
-                info = self._measure_http(value)
-            else:
-                info = self._measure_local(value)
-        except ContainerError as exc:
-            raise _probe_error(field, index, value, str(exc)) from None
-        except (OSError, ValueError) as exc:
-            raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
-        self._cache[value] = info
-        return info
+        if value not in self._cache:
+            with _probe_errors(field, index, value):
+                is_http = value.startswith(("http://", "https://"))
+                self._cache[value] = self._measure_http(value) if is_http else self._measure_local(value)
+        return self._cache[value]
 
     def _get(self, fetch: _Fetch, offset: int, length: int) -> bytes:
         """Bytes [offset, offset+length): a ranged GET, or a streamed GET from 0 if ranges are ignored."""
-        headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if fetch.ranges else {}
-        limit = length if fetch.ranges else offset + length
-        if fetch.bytes_read + limit > MAX_PROBE_BYTES:
-            raise ContainerError(f"reading it would pass the probe cap of {MAX_PROBE_BYTES} bytes")
-        fetch.round_trips += 1
-        self.round_trips += 1
+        headers = self._plan(fetch, offset, length)
         with self._http.stream(
             "GET", fetch.url, headers=headers, timeout=self._timeout, follow_redirects=True
-        ) as response:
-            if response.status_code >= 400:
-                raise ContainerError(f"the server answered HTTP {response.status_code}")
-            if response.status_code == 200:
-                fetch.ranges = False
-                limit = offset + length
-            fetch.size = fetch.size if fetch.size is not None else _size_from(response)
+        ) as reply:
+            limit = self._accept(fetch, reply, offset, length)
             chunks = bytearray()
-            for chunk in response.iter_bytes():
+            for chunk in reply.iter_bytes():
                 chunks += chunk
                 if len(chunks) >= limit:
-                    break
-            fetch.bytes_read += len(chunks)
-            self.bytes_read += len(chunks)
-        data = bytes(chunks)
-        return data[offset : offset + length] if response.status_code == 200 else data[:length]
+                    break  # stop reading: the rest of the file is not needed
+        return self._slice(fetch, reply, bytes(chunks), offset, length)
 
     def _measure_http(self, url: str) -> MediaInfo:
         fetch = _Fetch(url)
         head = self._get(fetch, 0, HEAD_BYTES)
-        if fetch.size is None and len(head) < HEAD_BYTES:
-            fetch.size = len(head)  # the whole file came in the first read
-        if fetch.size is None:
-            fetch.round_trips += 1
-            self.round_trips += 1
-            response = self._http.head(url, timeout=self._timeout, follow_redirects=True)
-            if "Content-Length" in response.headers:
-                fetch.size = int(response.headers["Content-Length"])
+        if self._needs_head(fetch, head):
+            self._count_head(fetch, self._http.head(url, timeout=self._timeout, follow_redirects=True))
         reader = analyse(fetch.size, head)
         try:
             request = next(reader)
@@ -373,59 +396,32 @@ class AsyncMediaProber(_ProberBase):
         return self.violations(targets, dict(zip(unique, measured, strict=True)))
 
     async def measure(self, value: str, field: str = "value", index: int | None = None) -> MediaInfo:
-        if value in self._cache:
-            return self._cache[value]
-        try:
-            if value.startswith(("http://", "https://")):
-                info = await self._measure_http(value)
-            else:
-                info = self._measure_local(value)
-        except ContainerError as exc:
-            raise _probe_error(field, index, value, str(exc)) from None
-        except (OSError, ValueError) as exc:
-            raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
-        self._cache[value] = info
-        return info
+        if value not in self._cache:
+            with _probe_errors(field, index, value):
+                is_http = value.startswith(("http://", "https://"))
+                self._cache[value] = (
+                    await self._measure_http(value) if is_http else self._measure_local(value)
+                )
+        return self._cache[value]
 
     async def _get(self, fetch: _Fetch, offset: int, length: int) -> bytes:
-        headers = {"Range": f"bytes={offset}-{offset + length - 1}"} if fetch.ranges else {}
-        limit = length if fetch.ranges else offset + length
-        if fetch.bytes_read + limit > MAX_PROBE_BYTES:
-            raise ContainerError(f"reading it would pass the probe cap of {MAX_PROBE_BYTES} bytes")
-        fetch.round_trips += 1
-        self.round_trips += 1
+        headers = self._plan(fetch, offset, length)
         async with self._http.stream(
             "GET", fetch.url, headers=headers, timeout=self._timeout, follow_redirects=True
-        ) as response:
-            if response.status_code >= 400:
-                raise ContainerError(f"the server answered HTTP {response.status_code}")
-            if response.status_code == 200:
-                fetch.ranges = False
-                limit = offset + length
-            fetch.size = fetch.size if fetch.size is not None else _size_from(response)
+        ) as reply:
+            limit = self._accept(fetch, reply, offset, length)
             chunks = bytearray()
-            async for chunk in response.aiter_bytes():
+            async for chunk in reply.aiter_bytes():
                 chunks += chunk
                 if len(chunks) >= limit:
                     break
-            fetch.bytes_read += len(chunks)
-            self.bytes_read += len(chunks)
-        data = bytes(chunks)
-        return data[offset : offset + length] if response.status_code == 200 else data[:length]
+        return self._slice(fetch, reply, bytes(chunks), offset, length)
 
     async def _measure_http(self, url: str) -> MediaInfo:
         fetch = _Fetch(url)
         head = await self._get(fetch, 0, HEAD_BYTES)
-        if fetch.size is None and len(head) < HEAD_BYTES:
-            fetch.size = len(head)
-        if fetch.size is None:
-            fetch.round_trips += 1
-            self.round_trips += 1
-            response = await self._http.head(url, timeout=self._timeout, follow_redirects=True)
-            if "Content-Length" in response.headers:
-                fetch.size = int(response.headers["Content-Length"])
+        if self._needs_head(fetch, head):
+            self._count_head(fetch, await self._http.head(url, timeout=self._timeout, follow_redirects=True))
         reader = analyse(fetch.size, head)
         try:
             request = next(reader)
