@@ -6,8 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runcomfy_codegen._errors import CodegenError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -53,12 +57,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_FAIL if args.check and changed else EXIT_OK
 
 
-def _progress_bar(total: int):  # type: ignore[no-untyped-def]
+def _progress_bar() -> Progress:
+    """A transient progress bar on stderr (stdout keeps the one-line summary)."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(
-        TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
-    )
+    columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=Console(stderr=True), transient=True)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -68,8 +73,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     wanted = args.model_ids or None
     try:
         if sys.stderr.isatty():
-            total = len(pipeline.discover(schemas))
-            with _progress_bar(total) as bar:
+            total = len(wanted) if wanted else len(pipeline.discover(schemas))
+            with _progress_bar() as bar:
                 task = bar.add_task("generate", total=total)
                 result = pipeline.generate(
                     schemas,

@@ -137,8 +137,18 @@ def _build_one(model_id: str, folder: Path, module: str, schemas: Path, allow_un
         return _Built(model_id, module, None, exc, [])
 
 
-def _build_chunk(work: list[tuple[str, Path, str]], schemas: Path, allow_unknown: bool) -> list[_Built]:
-    return [_build_one(model_id, folder, module, schemas, allow_unknown) for model_id, folder, module in work]
+def _build_chunk(
+    work: list[tuple[str, Path, str]],
+    schemas: Path,
+    allow_unknown: bool,
+    progress: Callable[[str], None] | None = None,
+) -> list[_Built]:
+    built = []
+    for model_id, folder, module in work:
+        built.append(_build_one(model_id, folder, module, schemas, allow_unknown))
+        if progress is not None:
+            progress(model_id)
+    return built
 
 
 PARALLEL_THRESHOLD = 200
@@ -175,12 +185,13 @@ def _build_all(
         max_workers=len(slices) - 1, mp_context=multiprocessing.get_context("fork")
     ) as pool:
         futures = [pool.submit(_build_chunk, chunk, schemas, allow_unknown) for chunk in slices[1:]]
-        built = _build_chunk(slices[0], schemas, allow_unknown)
+        built = _build_chunk(slices[0], schemas, allow_unknown, progress)  # the parent's share, live
         for future in futures:
-            built.extend(future.result())
-    if progress is not None:
-        for outcome in built:
-            progress(outcome.model_id)
+            done = future.result()
+            built.extend(done)
+            if progress is not None:
+                for outcome in done:
+                    progress(outcome.model_id)
     if not keep_going:  # same answer as the sequential build: stop at the first refusal
         first = next((i for i, b in enumerate(built) if b.error is not None), None)
         if first is not None:
