@@ -24,7 +24,7 @@ REAL_FIRST_FRAME = "https://playgrounds-storage-public.runcomfy.net/tools/7272/m
 
 
 def main() -> None:
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     seedance = runcomfy_models.get(MODEL_ID)
     with ExitStack() as stack:
         if os.environ.get("RUNCOMFY_BASE_URL") and os.environ.get("RUNCOMFY_API_TOKEN"):

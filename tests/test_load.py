@@ -109,3 +109,31 @@ def test_local_refs_are_inlined_and_bad_refs_refused() -> None:
         )
     with pytest.raises(SchemaError, match="same file"):
         inline_refs({"properties": {"a": {"$ref": "https://example.com/s.json"}}}, "f")
+
+
+@pytest.mark.parametrize(
+    ("schema", "output", "pointer"),
+    [
+        (
+            {
+                "properties": {
+                    "o": {"type": "object", "properties": {"u": {"type": "string", "validations": []}}}
+                }
+            },
+            None,
+            "/properties/o/properties/u/validations",
+        ),
+        ({"validations": []}, None, "/validations"),
+        (
+            {"properties": {}},
+            {"output": {"properties": {"video": {"type": "string", "validations": []}}}},
+            "/output/properties/video/validations",
+        ),
+    ],
+)
+def test_rules_where_they_would_go_unenforced_are_refused(schema: Any, output: Any, pointer: str) -> None:
+    from runcomfy_codegen.pipeline import render_schema
+
+    with pytest.raises(SchemaError, match="top-level input properties") as info:
+        render_schema("a/b", schema, output)
+    assert info.value.pointer == pointer

@@ -186,11 +186,11 @@ def check_schema(
     if not isinstance(document, dict):
         raise SchemaError(file, "", f"a schema must be a JSON object, not {_json_type(document)}")
     schema, base = unwrap_output(document)
-    for path, node in _walk(schema, base):
+    for path, node in walk_schema(schema, base):
         _check_node(node, path, file, allow_unknown, sink)
 
 
-def _walk(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+def walk_schema(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     """Yield (path, subschema) for every subschema position, checking shapes as it goes."""
     yield path, node
     if not isinstance(node, dict):
@@ -198,13 +198,13 @@ def _walk(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | 
     for key, value in node.items():
         kind = KEYWORDS.get(key)
         if kind == "schema":
-            yield from _walk(value, (*path, key))
+            yield from walk_schema(value, (*path, key))
         elif kind == "schema_list" and isinstance(value, list):
             for index, item in enumerate(value):
-                yield from _walk(item, (*path, key, index))
+                yield from walk_schema(item, (*path, key, index))
         elif kind == "schema_map" and isinstance(value, dict):
             for name, item in value.items():
-                yield from _walk(item, (*path, key, name))
+                yield from walk_schema(item, (*path, key, name))
 
 
 def _json_type(value: Any) -> str:
