@@ -361,8 +361,8 @@ class MediaProber(_ProberBase):
             chunks = bytearray()
             for chunk in reply.iter_bytes():
                 chunks += chunk
-                if len(chunks) >= limit:
-                    break  # stop reading: the rest of the file is not needed
+                if len(chunks) >= limit and reply.status_code == 200:
+                    break  # Range ignored: stop reading, the rest of the file is not needed
         return self._slice(fetch, reply, bytes(chunks), offset, length)
 
     def _measure_http(self, url: str) -> MediaInfo:
@@ -414,8 +414,8 @@ class AsyncMediaProber(_ProberBase):
             chunks = bytearray()
             async for chunk in reply.aiter_bytes():
                 chunks += chunk
-                if len(chunks) >= limit:
-                    break
+                if len(chunks) >= limit and reply.status_code == 200:
+                    break  # a 206 body is read to its end, so the connection can serve the next probe
         return self._slice(fetch, reply, bytes(chunks), offset, length)
 
     async def _measure_http(self, url: str) -> MediaInfo:
