@@ -143,10 +143,6 @@ def parse_json(text: str, file: str) -> Any:
         raise SchemaError(file, "", f"invalid JSON: {exc}") from None
 
 
-def read_json_file(path: Path) -> Any:
-    return _read_json_text(path)[0]
-
-
 def _read_json_text(path: Path) -> tuple[Any, str]:
     try:
         raw = path.read_bytes()
