@@ -116,6 +116,8 @@ class LoadedSchema:
     warnings: list[Warning_] = field(default_factory=list)
     may_have_refs: bool = True
     """False when the file's text has no ``$ref`` at all (the parser then skips ref inlining)."""
+    raw: bytes = b""
+    """The file's bytes, as read (the manifest hashes them)."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -143,7 +145,7 @@ def parse_json(text: str, file: str) -> Any:
         raise SchemaError(file, "", f"invalid JSON: {exc}") from None
 
 
-def _read_json_text(path: Path) -> tuple[Any, str]:
+def _read_json_text(path: Path) -> tuple[Any, str, bytes]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -152,7 +154,7 @@ def _read_json_text(path: Path) -> tuple[Any, str]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SchemaError(path, "", f"not UTF-8: {exc.reason} at byte {exc.start}") from None
-    return parse_json(text, str(path)), text
+    return parse_json(text, str(path)), text, raw
 
 
 def load_schema(path: Path, *, allow_unknown: bool = False, display: str | None = None) -> LoadedSchema:
@@ -161,8 +163,10 @@ def load_schema(path: Path, *, allow_unknown: bool = False, display: str | None 
     An ``output.json`` holds RunComfy's wrapper ``{"output": {...}}``; the schema inside is checked.
     """
     name = display or str(path)
-    document, text = _read_json_text(path)
-    loaded = LoadedSchema(name, document, may_have_refs="$ref" in text or "\\u0024ref" in text.lower())
+    document, text, raw = _read_json_text(path)
+    loaded = LoadedSchema(
+        name, document, may_have_refs="$ref" in text or "\\u0024ref" in text.lower(), raw=raw
+    )
     check_schema(document, name, allow_unknown=allow_unknown, warnings=loaded.warnings)
     return loaded
 

@@ -37,22 +37,27 @@ def generator_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def schema_hash(input_bytes: bytes, output_bytes: bytes) -> str:
+    """The hash of one model's schema files, as the manifest records it."""
+    return _sha(input_bytes + b"\0" + output_bytes)
+
+
 def schema_hashes(schemas: Path) -> dict[str, str]:
     """model id -> hash of its input.json and output.json bytes."""
     hashes = {}
     for input_file in schemas.rglob("input.json"):
         folder = input_file.parent
         output_file = folder / "output.json"
-        data = input_file.read_bytes() + b"\0" + (output_file.read_bytes() if output_file.exists() else b"")
-        hashes[folder.relative_to(schemas).as_posix()] = _sha(data)
+        output = output_file.read_bytes() if output_file.exists() else b""
+        hashes[folder.relative_to(schemas).as_posix()] = schema_hash(input_file.read_bytes(), output)
     return dict(sorted(hashes.items()))
 
 
-def build_manifest(schemas: Path, files: dict[str, str], models: list[str]) -> str:
-    hashes = schema_hashes(schemas)
+def build_manifest(files: dict[str, str], hashes: dict[str, str]) -> str:
+    """The manifest for a built package: ``hashes`` holds the schema hash of every model built."""
     data = {
         "generator": generator_fingerprint(),
-        "schemas": {model_id: hashes[model_id] for model_id in sorted(models) if model_id in hashes},
+        "schemas": dict(sorted(hashes.items())),
         "files": {rel: _sha(text.encode("utf-8")) for rel, text in sorted(files.items()) if rel != MANIFEST},
     }
     return json.dumps(data, indent=1, sort_keys=True) + "\n"

@@ -17,7 +17,7 @@ from typing import Any
 
 from runcomfy_codegen._errors import CodegenError, ModelIdError, SchemaError
 from runcomfy_codegen.load import check_schema, load_schema
-from runcomfy_codegen.manifest import MANIFEST, build_manifest
+from runcomfy_codegen.manifest import MANIFEST, build_manifest, schema_hash
 from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.parse import parse_model
 from runcomfy_codegen.render import environment, render_module
@@ -112,6 +112,7 @@ class _Built:
     text: str | None
     error: CodegenError | None
     warnings: list[str]
+    schema_hash: str = ""
 
 
 def _build_one(model_id: str, folder: Path, module: str, schemas: Path, allow_unknown: bool) -> _Built:
@@ -132,7 +133,8 @@ def _build_one(model_id: str, folder: Path, module: str, schemas: Path, allow_un
             warnings=[str(w) for w in (*loaded_in.warnings, *loaded_out.warnings)],
             may_have_refs=loaded_in.may_have_refs or loaded_out.may_have_refs,
         )
-        return _Built(model_id, module, render_module(ir), None, ir.warnings)
+        digest = schema_hash(loaded_in.raw, loaded_out.raw)
+        return _Built(model_id, module, render_module(ir), None, ir.warnings, digest)
     except CodegenError as exc:
         return _Built(model_id, module, None, exc, [])
 
@@ -238,6 +240,7 @@ def build_package(
         catalog.append((model_id, module))
         if selected is None or model_id in selected:
             work.append((model_id, folder, module))
+    hashes: dict[str, str] = {}
     for outcome in _build_all(work, schemas, allow_unknown, keep_going, progress):
         if outcome.error is not None:
             result.errors.append(outcome.error)
@@ -248,6 +251,7 @@ def build_package(
         assert outcome.text is not None
         result.files[f"catalog/{outcome.module}.py"] = outcome.text
         result.models.append(outcome.model_id)
+        hashes[outcome.model_id] = outcome.schema_hash
         result.warnings.extend(outcome.warnings)
     template = environment().get_template("catalog_init.py.j2")
     result.files["catalog/__init__.py"] = template.render(models=catalog)
@@ -255,7 +259,7 @@ def build_package(
         result.files[target] = _runtime_file(source)
     result.files["py.typed"] = ""
     if not result.errors:
-        result.files[MANIFEST] = build_manifest(schemas, result.files, result.models)
+        result.files[MANIFEST] = build_manifest(result.files, hashes)
     return result
 
 
