@@ -221,3 +221,10 @@ def test_a_required_name_missing_from_properties_stays_required_with_a_warning(
     module = (out / "runcomfy_models/catalog/acme__quirk.py").read_text(encoding="utf-8")
     assert "# warning: schemas/acme/quirk/input.json#/required: required property 'ghost'" in module
     assert "    ghost: JsonValue\n" in module
+
+
+def test_a_new_package_appears_whole(store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fresh" / "out"
+    assert gen(store, out) == 0
+    assert (out / "runcomfy_models" / "catalog" / "_manifest.json").exists()
+    assert not [p for p in (out).iterdir() if p.name.startswith(".")]  # no staging folder left behind

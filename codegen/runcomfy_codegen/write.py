@@ -9,6 +9,7 @@ removed (only ``.py`` files that start with the generated header are ours).
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,11 +88,32 @@ def atomic_write(path: Path, data: bytes, *, make_parents: bool = True) -> None:
         raise
 
 
+def _write_new_tree(root: Path, files: dict[str, str]) -> TreeDiff:
+    """A package that does not exist yet is written beside it, then renamed into place at once:
+    readers see no package or the whole package, and no file needs a rename of its own."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = root.parent / f".{root.name}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for parent in sorted({(staging / rel).parent for rel in files}):
+            parent.mkdir(parents=True, exist_ok=True)
+        for rel, text in files.items():
+            with open(staging / rel, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+        os.rename(staging, root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return TreeDiff(added=sorted(files))
+
+
 def write_tree(root: Path, files: dict[str, str], *, prune: bool = True) -> TreeDiff:
     """Write ``files`` under ``root``; only changed files are touched. Returns what changed."""
     for parent in [root, *root.parents]:
         if parent.exists() and not parent.is_dir():
             raise OutputError(f"{parent}: the output path is a file, not a folder")
+    if not root.exists():
+        return _write_new_tree(root, files)
     diff = compare_tree(root, files)
     made: set[Path] = set()
     for rel in (*diff.added, *diff.changed):
