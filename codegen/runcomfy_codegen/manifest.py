@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +43,25 @@ def schema_hash(input_bytes: bytes, output_bytes: bytes) -> str:
     return _sha(input_bytes + b"\0" + output_bytes)
 
 
+def model_folders(schemas: Path) -> list[tuple[str, Path]]:
+    """(model id, folder) of every ``<model_id>/input.json`` in the store, sorted by model id."""
+    found = []
+    root = str(schemas)
+    for folder, _dirs, names in os.walk(root):
+        if "input.json" in names:
+            relative = os.path.relpath(folder, root).replace(os.sep, "/")
+            found.append((relative, Path(folder)))
+    return sorted(found)
+
+
 def schema_hashes(schemas: Path) -> dict[str, str]:
     """model id -> hash of its input.json and output.json bytes."""
     hashes = {}
-    for input_file in schemas.rglob("input.json"):
-        folder = input_file.parent
+    for model_id, folder in model_folders(schemas):
         output_file = folder / "output.json"
         output = output_file.read_bytes() if output_file.exists() else b""
-        hashes[folder.relative_to(schemas).as_posix()] = schema_hash(input_file.read_bytes(), output)
-    return dict(sorted(hashes.items()))
+        hashes[model_id] = schema_hash((folder / "input.json").read_bytes(), output)
+    return hashes
 
 
 def build_manifest(files: dict[str, str], hashes: dict[str, str]) -> str:

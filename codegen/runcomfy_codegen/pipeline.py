@@ -17,7 +17,7 @@ from typing import Any
 
 from runcomfy_codegen._errors import CodegenError, ModelIdError, SchemaError
 from runcomfy_codegen.load import check_schema, load_schema
-from runcomfy_codegen.manifest import MANIFEST, build_manifest, schema_hash
+from runcomfy_codegen.manifest import MANIFEST, build_manifest, model_folders, schema_hash
 from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.parse import parse_model
 from runcomfy_codegen.render import environment, render_module
@@ -56,12 +56,7 @@ def discover(schemas: Path) -> list[tuple[str, Path]]:
     """(model id, folder) of every ``<model_id>/input.json`` in the store, sorted by model id."""
     if not schemas.is_dir():
         raise SchemaError(schemas, "", "the schema store is not a folder")
-    found = []
-    for input_file in schemas.rglob("input.json"):
-        folder = input_file.parent
-        model_id = folder.relative_to(schemas).as_posix()
-        found.append((model_id, folder))
-    return sorted(found)
+    return model_folders(schemas)
 
 
 def _display(path: Path, schemas: Path) -> str:
