@@ -319,6 +319,15 @@ def _check_validations(
 ) -> None:
     if not isinstance(value, list):
         raise SchemaError(file, pointer(*path), "validations: must be an array of rules")
+    # Rules apply to top-level input properties and their array items; anywhere else (nested
+    # objects, the root, outputs) they would go unenforced, so they are refused.
+    node = path[:-1]
+    if not (len(node) in (2, 3) and node[0] == "properties" and node[2:] in ((), ("items",))):
+        raise SchemaError(
+            file,
+            pointer(*path),
+            "custom validations are supported on top-level input properties and their array items only",
+        )
     for index, rule in enumerate(value):
         where = (*path, index)
         if not isinstance(rule, dict):

@@ -33,7 +33,7 @@ from runcomfy_codegen.ir import (
     TypeExpr,
     UnionOf,
 )
-from runcomfy_codegen.load import KEYWORDS, unwrap_output, walk_schema
+from runcomfy_codegen.load import KEYWORDS, unwrap_output
 from runcomfy_codegen.rules import parse_rule
 
 # Keywords that never constrain a value.
@@ -467,27 +467,6 @@ class _ModuleParser:
         return model
 
 
-def _check_rule_positions(schema: Any, file: str, role: str, base: tuple[str, ...] = ()) -> None:
-    """Custom rules apply to top-level input properties (and their array items) only; a rule elsewhere
-    would be silently unenforced, so it is refused."""
-    for path, node in walk_schema(schema, ()):
-        if not (isinstance(node, dict) and "validations" in node):
-            continue
-        where = (*base, *path)
-        allowed = (
-            role == "input"
-            and len(path) in (2, 3)
-            and path[0] == "properties"
-            and path[2:] in ((), ("items",))
-        )
-        if not allowed:
-            raise SchemaError(
-                file,
-                pointer(*where, "validations"),
-                "custom validations are supported on top-level input properties and their array items only",
-            )
-
-
 def _rules_of(schema: dict[str, Any]) -> list[Rule]:
     rules: list[Rule] = []
     for json_name, node in schema.get("properties", {}).items():
@@ -528,7 +507,7 @@ def parse_model(
     if may_have_refs:
         input_schema = inline_refs(input_schema, input_file)
     parser = _ModuleParser(model_id, input_file)
-    output_schema, output_base = unwrap_output(output_document)  # RunComfy wraps it: {"output": {...}}
+    output_schema, _ = unwrap_output(output_document)  # RunComfy wraps it: {"output": {...}}
     output_parser = _ModuleParser(model_id, output_file)
     output_parser.class_names = parser.class_names
     if may_have_refs:
@@ -537,8 +516,6 @@ def parse_model(
         raise SchemaError(output_file, "/output", "the output schema must be an object")
     output_model = output_parser.root_model(output_schema, "Output", "output")
     input_model = parser.root_model(input_schema, "Input", "input")
-    _check_rule_positions(input_schema, input_file, "input")
-    _check_rule_positions(output_schema, output_file, "output", output_base)
     rules = _rules_of(input_schema)
     media = [f.json_name for f in input_model.fields if f.media]
     return ModuleIR(
