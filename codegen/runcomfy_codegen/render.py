@@ -225,7 +225,7 @@ def _field_view(f: FieldIR, imports: _Imports) -> FieldView:
     if f.description is not None:
         args.append(("description", f.description))
     # Constraints of the field's own type read best in its Field(...) call.
-    if isinstance(expr, Constrained) and expr.check is None and not f.omittable:
+    if isinstance(expr, Constrained) and expr.check is None:
         args.extend(expr.constraints)
         expr = expr.inner
     if f.format is not None:
