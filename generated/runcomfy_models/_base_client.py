@@ -202,16 +202,17 @@ class BaseClient:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         where = f"{call.method} {call.path}"
         retryable = status in (408, 429) or status >= 500
-        if retryable and call.is_submit and status != 429:
-            raise SubmitUncertainError(
-                f"{where}: HTTP {status} ({_error_message(_body_of(response), response.reason_phrase)}); "
-                "the job may exist and was not sent again: check your RunComfy requests before you submit again",
-                status_code=status,
-                error_code=_error_code(_body_of(response)),
-                body=_body_of(response),
-            )
         if status >= 400:
             body = _body_of(response)
+        if retryable and call.is_submit and status != 429:
+            raise SubmitUncertainError(
+                f"{where}: HTTP {status} ({_error_message(body, response.reason_phrase)}); "
+                "the job may exist and was not sent again: check your RunComfy requests before you submit again",
+                status_code=status,
+                error_code=_error_code(body),
+                body=body,
+            )
+        if status >= 400:
             code = _error_code(body)
             cls = status_error_class(status, code)
             error = cls(

@@ -50,6 +50,16 @@ def as_input(value: InputLike) -> RunComfyInput:
     raise TypeError("input must be a generated Input instance or a (model_id, dict) tuple")
 
 
+def _job_call(action: str, job: str | Job) -> Call:
+    """The call for ``status``, ``result`` or ``cancel`` of a job (given by handle or request id)."""
+    rid = job.request_id if isinstance(job, Job) else job
+    return Call("POST" if action == "cancel" else "GET", request_path(rid, action), request_id=rid)
+
+
+def _submit_call(model: RunComfyInput) -> Call:
+    return Call("POST", submit_path(model.runcomfy_model_id), model.to_payload(), is_submit=True)
+
+
 def _output_class(model_id: str | None) -> type[RunComfyOutput]:
     return input_class(model_id).runcomfy_output if model_id else RunComfyOutput
 
@@ -132,28 +142,18 @@ class Client(BaseClient):
         model = as_input(input)
         if check_media:
             self.check_media(model)
-        model_id = model.runcomfy_model_id
-        body = self._request(Call("POST", submit_path(model_id), model.to_payload(), is_submit=True))
-        return Job.model_validate({**body, "model_id": model_id})
+        body = self._request(_submit_call(model))
+        return Job.model_validate({**body, "model_id": model.runcomfy_model_id})
 
     def status(self, request_id: str | Job) -> JobStatus:
-        rid = request_id.request_id if isinstance(request_id, Job) else request_id
-        return JobStatus.model_validate(
-            self._request(Call("GET", request_path(rid, "status"), request_id=rid))
-        )
+        return JobStatus.model_validate(self._request(_job_call("status", request_id)))
 
     def result(self, request_id: str | Job) -> JobResult:
-        rid = request_id.request_id if isinstance(request_id, Job) else request_id
-        return JobResult.model_validate(
-            self._request(Call("GET", request_path(rid, "result"), request_id=rid))
-        )
+        return JobResult.model_validate(self._request(_job_call("result", request_id)))
 
     def cancel(self, request_id: str | Job) -> CancelOutcome:
         """Cancel a queued job; a running one answers ``outcome == "not_cancellable"``."""
-        rid = request_id.request_id if isinstance(request_id, Job) else request_id
-        return CancelOutcome.model_validate(
-            self._request(Call("POST", request_path(rid, "cancel"), request_id=rid))
-        )
+        return CancelOutcome.model_validate(self._request(_job_call("cancel", request_id)))
 
     # Media ----------------------------------------------------------------------------------------
     def check_media(self, input: InputLike) -> None:
@@ -281,26 +281,17 @@ class AsyncClient(BaseClient):
         model = as_input(input)
         if check_media:
             await self.check_media(model)
-        model_id = model.runcomfy_model_id
-        body = await self._request(Call("POST", submit_path(model_id), model.to_payload(), is_submit=True))
-        return Job.model_validate({**body, "model_id": model_id})
+        body = await self._request(_submit_call(model))
+        return Job.model_validate({**body, "model_id": model.runcomfy_model_id})
 
     async def status(self, request_id: str | Job) -> JobStatus:
-        rid = request_id.request_id if isinstance(request_id, Job) else request_id
-        return JobStatus.model_validate(
-            await self._request(Call("GET", request_path(rid, "status"), request_id=rid))
-        )
+        return JobStatus.model_validate(await self._request(_job_call("status", request_id)))
 
     async def result(self, request_id: str | Job) -> JobResult:
-        rid = request_id.request_id if isinstance(request_id, Job) else request_id
-        return JobResult.model_validate(
-            await self._request(Call("GET", request_path(rid, "result"), request_id=rid))
-        )
+        return JobResult.model_validate(await self._request(_job_call("result", request_id)))
 
     async def cancel(self, request_id: str | Job) -> CancelOutcome:
-        rid = request_id.request_id if isinstance(request_id, Job) else request_id
-        body = await self._request(Call("POST", request_path(rid, "cancel"), request_id=rid))
-        return CancelOutcome.model_validate(body)
+        return CancelOutcome.model_validate(await self._request(_job_call("cancel", request_id)))
 
     async def check_media(self, input: InputLike) -> None:
         raise_for_violations(await self._prober.check(as_input(input)))
