@@ -1,6 +1,6 @@
 """Benchmarks: every performance target of the project, each against its baseline in the same run.
 
-    python benchmarks/run.py            # 1,000 synthetic models (shared/bench/make_schemas.py)
+    python benchmarks/run.py            # 1,000 synthetic models (benchmarks/make_schemas.py)
     python benchmarks/run.py -n 200     # smaller store, faster
     nox -s bench
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("RUNCOMFY_SHARED", ROOT.parent / "shared"))
+MAKE_SCHEMAS = ROOT / "benchmarks" / "make_schemas.py"
 SEED_ID = "bytedance/seedance-v1.5-pro/image-to-video"
 CLI = [sys.executable, "-m", "runcomfy_codegen"]
 
@@ -439,7 +439,7 @@ def main() -> int:
     try:
         schemas = work / "schemas"
         subprocess.run(
-            [sys.executable, str(SHARED / "bench" / "make_schemas.py"), str(schemas), "-n", str(args.n)],
+            [sys.executable, str(MAKE_SCHEMAS), str(schemas), "-n", str(args.n)],
             check=True, capture_output=True, timeout=300,
         )  # fmt: skip
         out = work / "warmup"

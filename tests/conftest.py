@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sys
 import types
 from pathlib import Path
@@ -9,10 +8,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("RUNCOMFY_SHARED", ROOT.parent / "shared"))
-if not (SHARED / "seed").is_dir():
-    raise RuntimeError(f"the shared material is not at {SHARED}: set RUNCOMFY_SHARED to its folder")
-SEED_PAGE = SHARED / "seed" / "000_4927af58cff406c6.txt"
+DATA = ROOT / "tests" / "data"
+SEED_PAGE = DATA / "seed" / "000_4927af58cff406c6.txt"
+MAKE_SCHEMAS = ROOT / "benchmarks" / "make_schemas.py"
 SEED_ID = "bytedance/seedance-v1.5-pro/image-to-video"
 
 

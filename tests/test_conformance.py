@@ -18,9 +18,9 @@ from pydantic import ValidationError
 
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.pipeline import render_schema
-from tests.conftest import SHARED, load_module_from_source
+from tests.conftest import DATA, load_module_from_source
 
-SUITE = SHARED / "conformance" / "json-schema-test-suite" / "tests" / "draft2020-12"
+SUITE = DATA / "json-schema-test-suite" / "tests" / "draft2020-12"
 KEYWORD_FILES = [
     "type",
     "enum",

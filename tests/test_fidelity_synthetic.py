@@ -1,5 +1,5 @@
 """Differential test at scale: generated ``Input`` classes vs jsonschema on RunComfy-style synthetic
-models (``shared/bench/make_schemas.py``), with payloads built from each schema and then mutated."""
+models (``benchmarks/make_schemas.py``), with payloads built from each schema and then mutated."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from runcomfy_codegen.pipeline import render_schema
-from tests.conftest import SHARED, load_module_from_source
+from tests.conftest import MAKE_SCHEMAS, load_module_from_source
 
 ODD_VALUES: list[Any] = [
     None,
@@ -58,7 +58,7 @@ def _valid_value(spec: dict[str, Any], rng: random.Random) -> Any:
 def test_generated_inputs_agree_with_jsonschema_on_synthetic_models(tmp_path: Path) -> None:
     store = tmp_path / "schemas"
     subprocess.run(
-        [sys.executable, str(SHARED / "bench" / "make_schemas.py"), str(store), "-n", "25", "--seed", "3"],
+        [sys.executable, str(MAKE_SCHEMAS), str(store), "-n", "25", "--seed", "3"],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     rng = random.Random(11)

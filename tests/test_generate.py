@@ -163,11 +163,11 @@ def test_a_large_store_builds_in_parallel_with_the_same_result(
     import sys
 
     from runcomfy_codegen import pipeline
-    from tests.conftest import SHARED
+    from tests.conftest import MAKE_SCHEMAS
 
     store = tmp_path / "schemas"
     subprocess.run(
-        [sys.executable, str(SHARED / "bench" / "make_schemas.py"), str(store), "-n", "60"],
+        [sys.executable, str(MAKE_SCHEMAS), str(store), "-n", "60"],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     bad = store / "zz/bad"

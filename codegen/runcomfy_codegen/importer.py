@@ -1,6 +1,6 @@
 """``runcomfy-codegen import``: bring a model's schemas into the store.
 
-A source is either a RunComfy model API doc page, as scraped (the format of ``shared/seed/``), or
+A source is either a RunComfy model API doc page, as scraped (the format of ``tests/data/seed/``), or
 a plain JSON schema file (then ``--model-id`` names the model). From a page:
 
 * the model id is the path after ``/v1/models/`` in the submit URL (every such URL must agree);
