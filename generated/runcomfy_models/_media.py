@@ -122,8 +122,10 @@ def _image_reader(size: int | None, head: bytes) -> Reader:
     """Pillow's lazy ``Image.open`` reads only the header; feed it more bytes until it can."""
     try:
         from PIL import Image, UnidentifiedImageError
-    except ImportError as exc:  # pragma: no cover - Pillow is installed with runcomfy-codegen
-        raise ContainerError("Pillow is needed to measure images (pip install pillow)") from exc
+    except ImportError:  # the client installed without its media extra
+        raise ContainerError(
+            "measuring an image needs Pillow, which is not installed: pip install 'runcomfy-models[media]'"
+        ) from None
     data = head
     while True:
         try:
