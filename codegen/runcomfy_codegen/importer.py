@@ -166,9 +166,7 @@ def decode_page(
         raise SourceError(f"{source}: no {MARKER!r} marker: not a RunComfy model API doc page")
     page_id, input_schema, output_document = parse_doc_page(text, source)
     if expected_id is not None and page_id != expected_id:
-        raise SourceError(
-            f"{source}: the page's submit URL names model {page_id!r}, not {expected_id!r}"
-        )
+        raise SourceError(f"{source}: the page's submit URL names model {page_id!r}, not {expected_id!r}")
     return page_id, input_schema, output_document
 
 
@@ -252,7 +250,9 @@ def import_source(
     """Read one source and write ``schemas/<model_id>/input.json`` and ``output.json``
     (with ``check_only``, only report what would change)."""
     found_id, input_schema, output_document = read_source(source, model_id)
-    imported = check_imported(found_id, input_schema, output_document, str(source), allow_unknown=allow_unknown)
+    imported = check_imported(
+        found_id, input_schema, output_document, str(source), allow_unknown=allow_unknown
+    )
     folder = schemas / found_id
     result = ImportResult(
         found_id, folder, warnings=imported.warnings, is_new=not (folder / "input.json").exists()

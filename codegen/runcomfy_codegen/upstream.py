@@ -68,7 +68,9 @@ def check_docs_template(template: str) -> None:
     if "{model_id}" not in template:
         raise CodegenError(f"{DOCS_URL_ENV}={template!r}: the URL template needs a {{model_id}} placeholder")
     if not is_url(template):
-        raise CodegenError(f"{DOCS_URL_ENV}={template!r}: the URL template must start with http:// or https://")
+        raise CodegenError(
+            f"{DOCS_URL_ENV}={template!r}: the URL template must start with http:// or https://"
+        )
 
 
 def is_login_url(url: str) -> bool:
@@ -164,10 +166,11 @@ class Fetcher:
             attempt += 1
             try:
                 status, final_url, headers, body = self._get_following_redirects(url, deadline)
-            except httpx.TransportError as exc:
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                self._wait_or_give_up(url, attempt, deadline, None, reason)
+            except httpx.TransportError as exc:  # refused, dropped, timed out: worth another try
+                self._wait_or_give_up(url, attempt, deadline, None, _describe(exc))
                 continue
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # e.g. a body that does not decode
+                raise FetchError(f"{url}: {_describe(exc)}") from None
             if status == 200:
                 content_type = headers.get("content-type", "")
                 return Page(url, final_url, _decode(url, body, content_type), content_type, attempt)
@@ -269,8 +272,14 @@ def _decode(url: str, body: bytes, content_type: str) -> str:
     except LookupError:
         raise FetchError(f"{url}: unknown charset {charset!r} in Content-Type") from None
     except UnicodeDecodeError as exc:
-        raise FetchError(f"{url}: the page is not valid {charset} text: {exc.reason} at byte {exc.start}") from None
+        raise FetchError(
+            f"{url}: the page is not valid {charset} text: {exc.reason} at byte {exc.start}"
+        ) from None
     return text.removeprefix("\ufeff")
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _phrase(status: int) -> str:

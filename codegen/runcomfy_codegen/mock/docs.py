@@ -22,7 +22,8 @@ Switches, for tests and demos (``server.docs`` is a :class:`DocPages`):
   property with a default, ``info`` adds an optional property; ``set_schema`` serves any schema;
 * ``break_page(model_id, kind)`` serves a bad page: ``no-marker``, ``truncated`` (the JSON cut in
   half), ``404``, ``login-redirect`` (302 to ``/login``, which answers a sign-in form) or
-  ``wrong-id`` (the submit URL names another model);
+  ``wrong-id`` (the submit URL names another model); or a redirect: ``moved`` (301 from
+  ``/models/…`` to ``/en/models/…``, which serves the page) or ``redirect-loop`` (302 to itself);
 * ``reset()`` undoes both. ``user_agents`` lists the User-Agent of every page request.
 """
 
@@ -33,6 +34,7 @@ import html
 import json
 import re
 import threading
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,7 @@ from runcomfy_codegen.model_id import check_model_id
 
 MARKER = "modelApiDoc_hostedFileBody"
 DRIFT_KINDS = ("breaking", "warning", "info")
-PAGE_FAULTS = ("no-marker", "truncated", "404", "login-redirect", "wrong-id")
+PAGE_FAULTS = ("no-marker", "truncated", "404", "login-redirect", "wrong-id", "moved", "redirect-loop")
 _PAGE_PATH = re.compile(r"^/(?:(?P<lang>[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)/)?models/(?P<id>.+?)/api/?$")
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|\s+|[^\s{}\[\]:,"]+')
 _QUOTES = ("&quot;", "&#34;", "&#x22;")
@@ -94,7 +96,8 @@ class DocPages:
         self._lock = threading.Lock()
         self._schemas: dict[str, tuple[Any, Any]] = {}
         self._faults: dict[str, str] = {}
-        self.user_agents: list[str] = []
+        self.user_agents: deque[str] = deque(maxlen=1000)
+        """User-Agent of the latest page requests (the last 1,000)."""
 
     # Switches ---------------------------------------------------------------------------------
     def drift(self, model_id: str, kind: str = "breaking") -> None:
@@ -131,7 +134,9 @@ class DocPages:
             return None
         parts = urlsplit(target)
         if parts.path == "/login":
-            body = '<!DOCTYPE html><html><body><form method="post"><input type="password"></form></body></html>'
+            body = (
+                '<!DOCTYPE html><html><body><form method="post"><input type="password"></form></body></html>'
+            )
             return 200, body.encode(), "text/html; charset=utf-8", {}
         match = _PAGE_PATH.match(parts.path)
         if match is None:
@@ -144,6 +149,10 @@ class DocPages:
             return _not_found(model_id)
         if fault == "login-redirect":
             return 302, b"", "text/plain", {"Location": f"/login?next={quote(parts.path)}"}
+        if fault == "redirect-loop":
+            return 302, b"", "text/plain", {"Location": target}
+        if fault == "moved" and match.group("lang") is None:
+            return 301, b"", "text/plain", {"Location": f"/en{target}"}
         documents = self._documents(model_id)
         if documents is None:
             return _not_found(model_id)
@@ -194,7 +203,9 @@ class DocPages:
             f"--data '{self._example(input_schema)}'",
         ]
 
-    def _text(self, model_id: str, page_id: str, input_schema: Any, output_document: Any, fault: str | None) -> str:
+    def _text(
+        self, model_id: str, page_id: str, input_schema: Any, output_document: Any, fault: str | None
+    ) -> str:
         schemas = _dump(input_schema) + _dump(output_document)
         if fault == "truncated":  # the input schema cut in half, nothing after it
             schemas = _dump(input_schema)[: len(_dump(input_schema)) // 2]

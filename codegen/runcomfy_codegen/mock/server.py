@@ -8,9 +8,9 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -115,7 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/media/"):
             self._media(path[len("/media/") :], urlsplit(self.path).query)
             return
-        page = mock.docs.respond(method, self.path, self.headers.get("Accept", ""), self.headers.get("User-Agent", ""))
+        page = mock.docs.respond(
+            method, self.path, self.headers.get("Accept", ""), self.headers.get("User-Agent", "")
+        )
         if page is not None:  # model API doc pages (mock/docs.py)
             self._send(*page)
             return
