@@ -184,13 +184,18 @@ def sync_store(
     workers = max(1, min(concurrency, MAX_CONCURRENCY, len(urls)))
     own = fetcher is None
     active = fetcher or Fetcher(max_connections=workers)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="runcomfy-sync")
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="runcomfy-sync") as pool:
-            futures = {
-                model_id: pool.submit(_fetch_one, active, model_id, url, allow_unknown)
-                for model_id, url in urls.items()
-            }
-            fetched = {model_id: future.result() for model_id, future in futures.items()}
+        futures = {
+            model_id: pool.submit(_fetch_one, active, model_id, url, allow_unknown)
+            for model_id, url in urls.items()
+        }
+        fetched = {model_id: future.result() for model_id, future in futures.items()}
+    except BaseException:  # Ctrl-C: drop the pages not started; those in flight end by their deadline
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
     finally:
         if own:
             active.close()
