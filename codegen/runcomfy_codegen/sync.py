@@ -28,6 +28,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.diff import BREAKING, INFO, WARNING, diff_stores
@@ -153,15 +154,29 @@ def _cell(text: str) -> str:
     return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|").replace("`", "\\`")
 
 
-def _fetch_one(fetcher: Fetcher, model_id: str, url: str, allow_unknown: bool) -> Imported | str:
-    """The model's schemas from its page, or the error (naming the URL)."""
+@dataclass
+class _Fetched:
+    imported: Imported
+    files: dict[str, bytes]
+    """The model's files as upstream has them, in the store's format."""
+    differing: list[str]
+    """Names of the files whose bytes differ from the store's."""
+
+
+def _fetch_one(
+    fetcher: Fetcher, schemas: Path, model_id: str, url: str, allow_unknown: bool
+) -> _Fetched | str:
+    """The model's schemas from its page, compared with the store; or the error (naming the URL)."""
     try:
         page = fetcher.get(url)
         found = decode_page(page.text, url, content_type=page.content_type, expected_id=model_id)
-        return check_imported(*found, url, allow_unknown=allow_unknown)
+        imported = check_imported(*found, url, allow_unknown=allow_unknown)
     except CodegenError as exc:
         message = str(exc)
         return message if url in message else f"{url}: {message}"
+    files = imported.files()
+    differing = [name for name, data in files.items() if _read(schemas / model_id / name) != data]
+    return _Fetched(imported, files, differing)
 
 
 def sync_store(
@@ -187,7 +202,7 @@ def sync_store(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="runcomfy-sync")
     try:
         futures = {
-            model_id: pool.submit(_fetch_one, active, model_id, url, allow_unknown)
+            model_id: pool.submit(_fetch_one, active, schemas, model_id, url, allow_unknown)
             for model_id, url in urls.items()
         }
         fetched = {model_id: future.result() for model_id, future in futures.items()}
@@ -199,24 +214,16 @@ def sync_store(
     finally:
         if own:
             active.close()
-    with tempfile.TemporaryDirectory(prefix="runcomfy-sync-") as staging_dir:
-        staging = Path(staging_dir)
-        for model_id, result in fetched.items():
-            if isinstance(result, Imported):
-                for name, data in result.files().items():
-                    atomic_write(staging / model_id / name, data)
-        report_diff = diff_stores(old, read_store(staging))
-    # only models fetched this time (the others are missing from the staging store, not removed)
-    diff = {m.model_id: m for m in report_diff.models if isinstance(fetched.get(m.model_id), Imported)}
+    changed = {k: v for k, v in fetched.items() if isinstance(v, _Fetched) and v.differing}
+    diff = _classify(old, changed)
     for model_id, result in fetched.items():
         entry = ModelSync(model_id, urls[model_id], UNCHANGED)
         report.models.append(entry)
         if isinstance(result, str):
             entry.status, entry.error = UNREACHABLE, result
             continue
-        entry.warnings = result.warnings
-        new_files = result.files()
-        entry.files = [name for name, data in new_files.items() if _read(schemas / model_id / name) != data]
+        entry.warnings = result.imported.warnings
+        entry.files = result.differing
         if not entry.files:
             continue
         entry.status = CHANGED
@@ -228,9 +235,27 @@ def sync_store(
         entry.severity = max((c.severity for c in entry.changes), key=RANK.__getitem__, default=INFO)
         if not check:
             for name in entry.files:
-                atomic_write(schemas / model_id / name, new_files[name])
+                atomic_write(schemas / model_id / name, result.files[name])
             entry.written = True
     return report
+
+
+def _classify(old: Any, changed: dict[str, _Fetched]) -> dict[str, Any]:
+    """The diff's verdict on each changed model: the changed models are written to a private
+    staging store, read back like any store and compared with the store by ``diff_stores``.
+
+    Only ``read_store``, ``diff_stores`` and the report's ``models[].model_id/changes[].severity,
+    code, where, message`` are relied on (``Any`` here on purpose: the diff's types are its own)."""
+    if not changed:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="runcomfy-sync-") as staging_dir:
+        staging = Path(staging_dir)
+        for model_id, result in changed.items():
+            for name, data in result.files.items():
+                atomic_write(staging / model_id / name, data)
+        report = diff_stores(old, read_store(staging))
+    # models not staged are missing from the staging store, not removed upstream
+    return {m.model_id: m for m in report.models if m.model_id in changed}
 
 
 def _read(path: Path) -> bytes | None:
