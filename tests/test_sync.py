@@ -418,3 +418,26 @@ def test_bad_options_exit_2(stores: tuple[Path, Path], argv: list[str]) -> None:
 def test_missing_store_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sync", "--schemas", str(tmp_path / "nowhere")]) == 2
     assert "not a schema store folder" in capsys.readouterr().err
+
+
+def test_cli_process_reports_markdown_and_exits_1_then_2(
+    server: MockServer, stores: tuple[Path, Path]
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RUNCOMFY_DOCS_URL": f"{server.base_url}/models/{{model_id}}/api"}
+    command = [sys.executable, "-m", "runcomfy_codegen", "sync", "--schemas", str(stores[1]), "--check"]
+    server.docs.drift(SEED_ID, "warning")
+    done = subprocess.run(
+        [*command, "--format", "markdown"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("### Upstream sync: 1 changed (0 breaking, 1 warning, 0 info)")
+    assert done.stderr == ""
+    server.docs.break_page(OTHER_ID, "404")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr == f"error: {OTHER_ID}: {page_url(server, OTHER_ID)}: HTTP 404 Not Found\n"
+    assert "Traceback" not in done.stdout + done.stderr

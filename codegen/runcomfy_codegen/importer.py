@@ -24,17 +24,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from runcomfy_codegen._errors import SchemaError, SourceError
 from runcomfy_codegen.docpage import is_html, model_id_from_docs_url, page_text
 from runcomfy_codegen.load import check_schema, parse_json
 from runcomfy_codegen.model_id import check_model_id
+from runcomfy_codegen.upstream import Fetcher, is_url  # httpx itself loads on the first fetch
 from runcomfy_codegen.write import atomic_write
-
-if TYPE_CHECKING:
-    from runcomfy_codegen.upstream import Fetcher
 
 MARKER = "modelApiDoc_hostedFileBody"
 _SUBMIT_URL = re.compile(r"https?://[^\s\"'/]+/v1/models/([^\s\"'\\]+)")
@@ -76,8 +74,6 @@ class ImportResult:
 
 
 def _as_url(source: str | Path) -> str | None:
-    from runcomfy_codegen.upstream import is_url
-
     text = _COLLAPSED_URL.sub(r"\1://", str(source)) if isinstance(source, Path) else source
     return text if is_url(text) else None
 
@@ -172,8 +168,6 @@ def decode_page(
 
 def read_url(url: str, model_id: str | None, fetcher: Fetcher | None = None) -> tuple[str, Any, Any]:
     """Fetch a doc page and decode it; the model is ``--model-id``, else the one the URL names."""
-    from runcomfy_codegen.upstream import Fetcher
-
     if fetcher is None:
         with Fetcher() as own:
             page = own.get(url)
