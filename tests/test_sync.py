@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import shutil
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -441,3 +446,94 @@ def test_cli_process_reports_markdown_and_exits_1_then_2(
     assert done.returncode == 2
     assert done.stderr == f"error: {OTHER_ID}: {page_url(server, OTHER_ID)}: HTTP 404 Not Found\n"
     assert "Traceback" not in done.stdout + done.stderr
+
+
+# A hostile page server: what a broken or malicious host might send --------------------------
+
+
+class _HostileHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _head(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._serve()
+
+    def _serve(self) -> None:
+        path = self.path
+        if path == "/endless":  # chunked, never ends (at most 64 MiB, then the server gives up)
+            self._head(200, {"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
+            chunk = b"x" * 65536
+            for _ in range(1024):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        elif path == "/gzip-bomb":  # 16 KiB on the wire, 16 MiB once decoded
+            body = gzip.compress(b"\0" * (16 * 1024 * 1024), compresslevel=9)
+            self._head(
+                200,
+                {"Content-Type": "text/plain", "Content-Encoding": "gzip", "Content-Length": str(len(body))},
+            )
+            self.wfile.write(body)
+        elif path == "/trickle":  # a byte every 50 ms: each read is quick, the page never arrives
+            self._head(200, {"Content-Type": "text/plain", "Content-Length": "100000"})
+            for _ in range(200):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.05)
+        elif path == "/huge-declared":
+            self._head(200, {"Content-Type": "text/plain", "Content-Length": str(10**12)})
+        elif path == "/latin1":
+            self._head(200, {"Content-Type": "text/plain", "Content-Length": "4"})
+            self.wfile.write(b"\xff\xfe\xfd\xfc")
+        elif path == "/to-ftp":
+            self._head(302, {"Location": "ftp://example.invalid/page", "Content-Length": "0"})
+        elif path == "/to-signin":
+            self._head(
+                303, {"Location": "https://auth.example.invalid/u/sign-in?return=x", "Content-Length": "0"}
+            )
+        else:
+            self._head(404, {"Content-Length": "0"})
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _HostileHandler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize(
+    ("path", "options", "message"),
+    [
+        ("/endless", {}, "larger than the 1,000,000-byte cap"),
+        ("/gzip-bomb", {}, "larger than the 1,000,000-byte cap"),
+        ("/trickle", {"deadline": 1.0}, "did not arrive within the deadline"),
+        ("/huge-declared", {}, "the page is 1,000,000,000,000 bytes, more than the 1,000,000-byte cap"),
+        ("/latin1", {}, "not valid utf-8 text"),
+        ("/to-ftp", {}, "redirected to a non-http(s) URL 'ftp://example.invalid/page'"),
+        ("/to-signin", {}, "redirected to a login page (https://auth.example.invalid/u/sign-in?return=x)"),
+    ],
+)
+def test_hostile_pages_are_refused_in_bounded_time(
+    hostile: str, path: str, options: dict[str, float], message: str
+) -> None:
+    url = hostile + path
+    with (
+        quick_fetcher(max_bytes=1_000_000, max_retries=0, **options) as fetcher,
+        pytest.raises(FetchError) as caught,
+    ):
+        fetcher.get(url)
+    assert str(caught.value).startswith(f"{url}: ") and message in str(caught.value)
