@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import random
 import shutil
 import threading
 import time
@@ -537,3 +538,54 @@ def test_hostile_pages_are_refused_in_bounded_time(
     ):
         fetcher.get(url)
     assert str(caught.value).startswith(f"{url}: ") and message in str(caught.value)
+
+
+# Both renderings, fuzzed -----------------------------------------------------------------------
+
+_PIECES = [
+    '"', "\\", "<", ">", "&", "'", "\n", "\t", "\x00", "\x7f", "\x85", "é", "🎬", "\u2028", "&quot;", "&#34;",
+    "&amp;", "</span>", "<!--", "-->", "<script>", "]]>", "{", "}", "[", ":", ",", " ", "  ", "a", "Z", "0",
+    "modelApiDoc_hostedFileBody", "https://model-api.runcomfy.net/v1/models/x/y", "{{ x }}", "\u00a0",
+]  # fmt: skip
+
+
+def _random_value(rng: random.Random, depth: int) -> object:
+    kind = rng.randrange(8 if depth < 3 else 5)
+    if kind == 0:
+        return "".join(rng.choice(_PIECES) for _ in range(rng.randrange(12)))
+    if kind == 1:
+        return rng.randrange(-(10**18), 10**18)
+    if kind == 2:
+        return rng.choice([0.5, -1.25e-7, 1e21, 3.141592653589793, 0.1])
+    if kind == 3:
+        return rng.choice([True, False, None])
+    if kind == 4:
+        return ""
+    if kind == 5:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {
+        "".join(rng.choice(_PIECES) for _ in range(rng.randrange(1, 5))): _random_value(rng, depth + 1)
+        for _ in range(rng.randrange(5))
+    }
+
+
+def test_both_renderings_round_trip_any_json(tmp_path: Path) -> None:
+    """200 seeded random documents (hostile strings, deep nesting): the text page and the HTML page
+    decode to the same documents, equal to the ones served."""
+    from runcomfy_codegen.mock.docs import DocPages
+
+    rng = random.Random(16)
+    docs = DocPages(tmp_path, lambda: "http://127.0.0.1:1")
+    for case in range(200):
+        schema = {"type": "object", "x-fuzz": _random_value(rng, 0), "properties": {}}
+        output = {"output": {"type": "object", "x-fuzz": _random_value(rng, 0)}}
+        model_id = f"fuzz/case-{case}"
+        docs.set_schema(model_id, schema, output)
+        found = []
+        for query in ("?format=text", "?format=html"):
+            reply = docs.respond("GET", f"/models/{model_id}/api{query}", "", "test")
+            assert reply is not None and reply[0] == 200
+            found.append(
+                decode_page(reply[1].decode("utf-8"), query, content_type=reply[2], expected_id=model_id)
+            )
+        assert found[0] == found[1] == (model_id, schema, output), case

@@ -104,15 +104,18 @@ def dump_schema(document: Any) -> str:
 
 
 def parse_doc_page(text: str, source: str) -> tuple[str, Any, Any]:
-    """(model id, input schema, output document) from a RunComfy model API doc page."""
-    ids = {unquote(m.group(1)) for m in _SUBMIT_URL.finditer(text)}
-    if not ids:
-        raise SourceError(f"{source}: no submit URL (…/v1/models/<model_id>) found in the page")
-    if len(ids) > 1:
-        raise SourceError(f"{source}: the page's submit URLs disagree on the model id: {sorted(ids)}")
+    """(model id, input schema, output document) from a RunComfy model API doc page.
+
+    Submit URLs are read from the page's examples, before the marker: a URL quoted inside a schema
+    (a description) or after it names nothing."""
     position = text.find(MARKER)
     if position < 0:
         raise SourceError(f"{source}: no {MARKER!r} marker: not a RunComfy model API doc page")
+    ids = {unquote(m.group(1)) for m in _SUBMIT_URL.finditer(text, 0, position)}
+    if not ids:
+        raise SourceError(f"{source}: no submit URL (…/v1/models/<model_id>) found before the marker")
+    if len(ids) > 1:
+        raise SourceError(f"{source}: the page's submit URLs disagree on the model id: {sorted(ids)}")
     decoder = json.JSONDecoder()
     documents = []
     index = position + len(MARKER)
