@@ -22,7 +22,14 @@ from runcomfy_codegen.docpage import html_to_text, is_html, model_id_from_docs_u
 from runcomfy_codegen.importer import decode_page, expand_sources
 from runcomfy_codegen.mock import Fault, MockServer
 from runcomfy_codegen.sync import sync_store
-from runcomfy_codegen.upstream import DEFAULT_DOCS_URL, Fetcher, FetchError, docs_url, retry_after_seconds
+from runcomfy_codegen.upstream import (
+    DEFAULT_DOCS_URL,
+    Fetcher,
+    FetchError,
+    docs_url,
+    is_login_url,
+    retry_after_seconds,
+)
 from tests.conftest import ROOT, SEED_ID
 
 HOSTILE_ID = "acme/hostile-strings"
@@ -343,6 +350,14 @@ def test_import_url_check_reports_upstream_drift_and_writes_nothing(
     assert snapshot(local) == before
     assert main(["import", url, "--schemas", str(local)]) == 0
     assert snapshot(local) != before
+
+
+def test_login_urls() -> None:
+    assert is_login_url("https://www.runcomfy.com/login?next=/models/a/b/api")
+    assert is_login_url("https://auth.example.com/u/sign-in")
+    assert is_login_url("https://example.com/oauth2/authorize?client_id=x")
+    assert not is_login_url("https://www.runcomfy.com/en/models/acme/auth/api")  # a model named 'auth'
+    assert not is_login_url("https://www.runcomfy.com/models/a/b/api")
 
 
 def test_import_url_with_another_model_id_is_refused(server: MockServer, tmp_path: Path) -> None:

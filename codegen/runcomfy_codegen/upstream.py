@@ -74,6 +74,11 @@ def check_docs_template(template: str) -> None:
 
 
 def is_login_url(url: str) -> bool:
+    """A sign-in page's URL (``/login``, ``/u/sign-in``, ``/oauth/…``); never a model doc page's."""
+    from runcomfy_codegen.docpage import model_id_from_docs_url
+
+    if model_id_from_docs_url(url) is not None:
+        return False
     return _LOGIN_PATH.search(urlsplit(url).path) is not None
 
 
