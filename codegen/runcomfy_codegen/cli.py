@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runcomfy_codegen import sync_cli
 from runcomfy_codegen._errors import CodegenError
 
 if TYPE_CHECKING:
@@ -392,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=1800.0, help="overall deadline in seconds for --wait")
     p.add_argument("--no-media-check", action="store_true", help="skip the custom media rules")
     p.set_defaults(func=cmd_run)
+    sync_cli.register(sub)
     return parser
 
 
