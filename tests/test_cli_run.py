@@ -326,3 +326,32 @@ def test_an_unknown_request_id_exits_2(mock: MockServer) -> None:
         result = cli(mock, command, "no-such-request")
         assert result.returncode == 2, (command, result.stderr)
         assert "not found" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_malformed_reply_exits_4_without_a_traceback() -> None:
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            body = b'{"status": 5}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        for command in ("status", "result", "wait"):
+            result = cli(None, command, "x", RUNCOMFY_BASE_URL=url, RUNCOMFY_API_TOKEN="t")
+            assert result.returncode == 4, (command, result.stderr)
+            assert "expected shape" in result.stderr and "Traceback" not in result.stderr
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from runcomfy_codegen import jobs_cli
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.cli_common import (
+    EXIT_BROKEN_PIPE,
     EXIT_CODES_HELP,
     EXIT_FAIL,
     EXIT_INTERRUPTED,
@@ -25,8 +26,6 @@ from runcomfy_codegen.cli_common import (
 
 if TYPE_CHECKING:
     from rich.progress import Progress
-
-_err, _warn = err, warn
 
 
 def _store(folder: str, option: str = "--schemas") -> Path:
@@ -47,7 +46,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     sources = expand_sources([Path(s) for s in args.sources])
     if args.model_id and len(sources) > 1:
-        _err("--model-id names one model: give one source with it")
+        err("--model-id names one model: give one source with it")
         return EXIT_USAGE
     errors = changed = 0
     for source in sources:
@@ -60,11 +59,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                 check_only=args.check,
             )
         except CodegenError as exc:
-            _err(str(exc))
+            err(str(exc))
             errors += 1
             continue
         for warning in result.warnings:
-            _warn(warning)
+            warn(warning)
         if result.status != "unchanged":
             changed += 1
         verb = {"added": "would add", "changed": "would change"}.get(result.status) if args.check else None
@@ -108,12 +107,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 schemas, out, wanted, allow_unknown=args.allow_unknown, keep_going=args.keep_going
             )
     except CodegenError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     for warning in result.warnings:
-        _warn(warning)
+        warn(warning)
     for error in result.errors:
-        _err(f"refused: {error}")
+        err(f"refused: {error}")
     if result.diff is None:
         print(f"nothing written: {len(result.errors)} schema(s) refused (use --keep-going to write the rest)")
         return EXIT_USAGE
@@ -132,7 +131,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         schemas = _store(args.schemas)
     except CodegenError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     out = Path(args.out)
     package = out / "runcomfy_models"
@@ -144,11 +143,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         result = pipeline.check(schemas, out, allow_unknown=args.allow_unknown)
     except CodegenError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     if result.errors:
         for error in result.errors:
-            _err(str(error))
+            err(str(error))
         return EXIT_USAGE
     assert result.diff is not None
     diff = result.diff
@@ -168,7 +167,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         found = pipeline.discover(_store(args.schemas))
     except CodegenError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     for model_id, _folder in found:
         print(model_id)
@@ -190,7 +189,7 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
             run_seconds=args.run_seconds,
         )
     except (ValueError, OSError) as exc:
-        _err(f"mock-server: {exc}")
+        err(f"mock-server: {exc}")
         return EXIT_USAGE
     for fault in faults:
         server.inject(fault)
@@ -236,7 +235,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 raise CodegenError("diff needs OLD_SCHEMAS_DIR NEW_SCHEMAS_DIR (or --git REV1..REV2)")
             old, new = read_store(Path(args.stores[0])), read_store(Path(args.stores[1]))
     except (CodegenError, OSError) as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     report = diff_stores(old, new)
     if args.format == "json":
@@ -271,7 +270,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     try:
         document = build_openapi(read_store(_store(args.schemas)))
     except CodegenError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     print(json.dumps(document, indent=2, ensure_ascii=False))
     return EXIT_OK
@@ -401,9 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # stdout closed early (| head): not an error of ours
+    except BrokenPipeError:  # stdout closed early (| head): exit as a shell reports SIGPIPE, quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FAIL
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         message = _expected_failure(exc)
         if message is None:

@@ -19,6 +19,7 @@ EXIT_AUTH = 3  # authentication or configuration: no token, 401/403, no balance
 EXIT_UNREACHABLE = 4  # the service is unreachable or keeps failing after retries
 EXIT_TIMEOUT = 5  # --timeout reached: the job is still running (the message says how to resume)
 EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_BROKEN_PIPE = 141  # stdout closed by the reader (`| head`): 128 + SIGPIPE, as a shell reports it
 
 EXIT_CODES_HELP = """exit codes:
   0    done

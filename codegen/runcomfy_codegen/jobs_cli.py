@@ -23,6 +23,7 @@ from runcomfy_codegen.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TIMEOUT,
+    EXIT_UNREACHABLE,
     EXIT_USAGE,
     err,
     exit_code_for,
@@ -168,8 +169,15 @@ def _client() -> Client:
 
 def report(exc: BaseException, base_url: str | None = None) -> int:
     """Say a runtime error on stderr in CLI terms; return its exit code."""
+    import pydantic
+
     import runcomfy_models as rm
 
+    if isinstance(exc, pydantic.ValidationError):  # a reply or output of the wrong shape
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "reply"
+        err(f"the service's reply does not have the expected shape ({exc.title}): {where}: {first['msg']}")
+        return EXIT_UNREACHABLE
     message = say(exc)
     if isinstance(exc, rm.APIConnectionError) and not isinstance(exc, rm.JobTimeoutError):
         where = base_url or os.environ.get("RUNCOMFY_BASE_URL") or DEFAULT_BASE_URL
@@ -211,6 +219,8 @@ class Follow:
         _status_line(status)
 
     def wait(self, timeout: float) -> int:
+        import pydantic
+
         import runcomfy_models as rm
 
         try:
@@ -228,14 +238,14 @@ class Follow:
                 "cancelled" if isinstance(exc, rm.JobCancelledError) else "failed",
             )
             return report(exc)
-        except rm.RunComfyError as exc:
+        except (rm.RunComfyError, pydantic.ValidationError) as exc:
             if self.last is not None:  # the job exists: say where it stood
                 emit(self.request_id, self.model_id, self.last.status)
             return report(exc, self.client.base_url)
         emit(
             self.request_id,
             self.model_id,
-            self.last.status if self.last else "completed",
+            "completed",
             dump_output(output),
         )
         return EXIT_OK
@@ -336,7 +346,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 else:
                     err("interrupted: nothing was submitted")
                 return EXIT_INTERRUPTED
-    except rm.RunComfyError as exc:
+    except (rm.RunComfyError, pydantic.ValidationError) as exc:  # the latter: a malformed submit reply
         return report(exc)
 
 
@@ -366,12 +376,14 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    import pydantic
+
     import runcomfy_models as rm
 
     try:
         with _client() as client:
             status = client.status(args.request_id)
-    except rm.RunComfyError as exc:
+    except (rm.RunComfyError, pydantic.ValidationError) as exc:
         return report(exc)
     extra = {"queue_position": status.queue_position} if status.queue_position is not None else {}
     emit(status.request_id, None, status.status, None, **extra)
@@ -379,6 +391,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_result(args: argparse.Namespace) -> int:
+    import pydantic
+
     import runcomfy_models as rm
 
     try:
@@ -388,20 +402,15 @@ def cmd_result(args: argparse.Namespace) -> int:
     except UsageError as exc:
         err(str(exc))
         return EXIT_USAGE
-    except rm.RunComfyError as exc:
+    except (rm.RunComfyError, pydantic.ValidationError) as exc:
         return report(exc)
     if result.succeeded:
         try:
             output_class = rm.input_class(model_id).runcomfy_output if model_id else rm.RunComfyOutput
             output = output_class.model_validate(result.output or {})
-        except Exception as exc:  # pydantic.ValidationError: the service's output breaks the schema
-            emit(result.request_id, model_id, result.status, result.output)
-            err(
-                f"job {result.request_id}: its output does not match {model_id}'s output schema: {exc}".splitlines()[
-                    0
-                ]
-            )
-            return EXIT_FAIL
+        except pydantic.ValidationError as exc:  # the service's output breaks the model's output schema
+            emit(result.request_id, model_id, "completed", result.output)
+            return report(exc)
         emit(result.request_id, model_id, "completed", dump_output(output))
         return EXIT_OK
     emit(result.request_id, model_id, result.status)
@@ -416,12 +425,14 @@ def cmd_result(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
+    import pydantic
+
     import runcomfy_models as rm
 
     try:
         with _client() as client:
             outcome = client.cancel(args.request_id)
-    except rm.RunComfyError as exc:
+    except (rm.RunComfyError, pydantic.ValidationError) as exc:
         return report(exc)
     emit(outcome.request_id, None, outcome.status or outcome.outcome, None, outcome=outcome.outcome)
     if outcome.cancelled:
