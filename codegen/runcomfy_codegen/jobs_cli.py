@@ -242,39 +242,43 @@ class Follow:
             if self.last is not None:  # the job exists: say where it stood
                 emit(self.request_id, self.model_id, self.last.status)
             return report(exc, self.client.base_url)
-        emit(
-            self.request_id,
-            self.model_id,
-            "completed",
-            dump_output(output),
-        )
+        emit(self.request_id, self.model_id, "completed", dump_output(output))
         return EXIT_OK
 
     def interrupted(self, *, cancel_queued: bool) -> int:
-        """After Ctrl-C: cancel a queued job (``run``), or say how to get a running job's result."""
+        """After Ctrl-C: cancel a queued job (``run``), or say how to get a running job's result.
+
+        One line on stderr, the job's JSON object on stdout, exit 130.
+        """
         import runcomfy_models as rm
 
         rid, resume = self.request_id, wait_command(self.request_id, self.model_id)
-        queued = self.last is None or self.last.is_queued
-        if cancel_queued and queued:
+        status = self.last.status if self.last else "in_queue"
+        if status == "in_queue" and cancel_queued:
             try:
                 outcome = self.client.cancel(rid)
             except rm.RunComfyError as exc:
-                emit(rid, self.model_id, self.last.status if self.last else "unknown")
+                emit(rid, self.model_id, status)
                 err(
                     f"interrupted: could not cancel queued job {rid} ({say(exc)}); it may still run and be "
-                    f"billed: `runcomfy-codegen cancel {rid}` to try again, `{resume}` for its result"
+                    f"billed: `runcomfy-codegen cancel {rid}` tries again, `{resume}` gets its result"
                 )
                 return EXIT_INTERRUPTED
             if outcome.cancelled:
                 emit(rid, self.model_id, "cancelled")
-                err(
-                    f"interrupted: job {rid} was still queued and has been cancelled (nothing runs, nothing is billed)"
-                )
+                err(f"interrupted: job {rid} was still queued and has been cancelled; it will not run")
                 return EXIT_INTERRUPTED
-        state = "queued" if queued and not cancel_queued else "running"
-        emit(rid, self.model_id, self.last.status if self.last else "in_progress")
-        err(f"interrupted: job {rid} is {state}; it will finish and be billed. Get its result with: {resume}")
+            status = outcome.status or "in_progress"  # it started in the meantime
+        emit(rid, self.model_id, status)
+        if status == "in_queue":  # `wait` leaves the job alone
+            err(
+                f"interrupted: job {rid} is still queued and will run and be billed (`runcomfy-codegen cancel "
+                f"{rid}` cancels it while queued). Get its result with: {resume}"
+            )
+        else:
+            err(
+                f"interrupted: job {rid} is running; it will finish and be billed. Get its result with: {resume}"
+            )
         return EXIT_INTERRUPTED
 
 
@@ -313,32 +317,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         names = ", ".join(map(str, unknown))
         if args.strict:
             err(
-                f"{args.model_id}: unknown input {names}: not in the schema; nothing was sent (leave out --strict to send it anyway)"
+                f"{args.model_id}: unknown input {names}: not in the schema; nothing was sent "
+                "(leave out --strict to send it anyway)"
             )
             return EXIT_USAGE
         warn(
             f"{args.model_id}: unknown input {names}: not in the schema, sent as is (--strict makes this an error)"
         )
-    phase = "before"
+    submitting = False
     follow: Follow | None = None
     try:
         with _client() as client:
             try:
                 if not args.no_media_check and model.runcomfy_media_rules:
                     note("checking media rules ...")
-                phase = "submit"
-                job: Job = client.submit(model, check_media=not args.no_media_check)
-                phase = "after"
+                    client.check_media(model)
+                submitting = True
+                job: Job = client.submit(model, check_media=False)
+                follow = Follow(client, job.request_id, args.model_id)
                 note(f"submitted {args.model_id}: request_id {job.request_id}")
                 if not args.wait:
                     emit(job.request_id, args.model_id, "submitted")
                     return EXIT_OK
-                follow = Follow(client, job.request_id, args.model_id)
                 return follow.wait(args.timeout)
             except KeyboardInterrupt:
                 if follow is not None:
                     return follow.interrupted(cancel_queued=True)
-                if phase == "submit":
+                if submitting:
                     err(
                         "interrupted during submit: the job may or may not exist (RunComfy has no idempotency "
                         "key); check your RunComfy requests before you submit again"
