@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import types
 import typing
 from collections.abc import Callable
@@ -459,7 +460,7 @@ def _parser(
     p = sub.add_parser(
         name,
         help=help,
-        description=description,
+        description=textwrap.fill(description, 79),
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
