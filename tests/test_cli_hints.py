@@ -101,9 +101,10 @@ def test_a_dict_input_warns_at_submit_and_strict_inputs_refuses_before_sending(m
     payload = {"prompt": "x", "first_frame_image_url": image(mock), "durration": 7}
     with (
         runcomfy_models.Client(base_url=mock.base_url, token=mock.token) as client,
-        pytest.warns(runcomfy_models.UnknownInputWarning, match="did you mean 'duration'"),
+        pytest.warns(runcomfy_models.UnknownInputWarning, match="did you mean 'duration'") as w,
     ):
         client.submit((SEED_ID, payload), check_media=False)
+    assert w[0].filename == __file__  # points at the caller's submit
     before = len(mock.jobs)
     model = seedance.Input.model_validate(payload)
     with runcomfy_models.Client(base_url=mock.base_url, token=mock.token, strict_inputs=True) as strict:

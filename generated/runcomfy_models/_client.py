@@ -58,7 +58,7 @@ def as_input(value: InputLike, *, strict: bool = False) -> RunComfyInput:
         return value
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         model = validate_input(value[0], value[1])
-        check_unknown_inputs(model, strict=strict, stacklevel=4)
+        check_unknown_inputs(model, strict=strict, stacklevel=3)
         return model
     raise TypeError("input must be a generated Input instance or a (model_id, dict) tuple")
 

@@ -101,7 +101,11 @@ def unknown_inputs(model: RunComfyInput) -> tuple[UnknownInput, ...]:
 
 def check_unknown_inputs(model: RunComfyInput, *, strict: bool = False, stacklevel: int = 2) -> None:
     """Warn (:class:`UnknownInputWarning`) or, when ``strict``, raise (:class:`UnknownInputError`)
-    if ``model`` has keys its schema does not name."""
+    if ``model`` has keys its schema does not name.
+
+    ``stacklevel`` counts as ``warnings.warn``'s does, from the function that calls this one (1):
+    the warning should point at the user's line.
+    """
     unknown = unknown_inputs(model)
     if not unknown:
         return
