@@ -355,3 +355,51 @@ def test_a_malformed_reply_exits_4_without_a_traceback() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_output_dir_downloads_the_files_and_lists_them(mock: MockServer, tmp_path: Path) -> None:
+    out = tmp_path / "files"
+    result = cli(
+        mock,
+        "run",
+        SEED_ID,
+        "--input",
+        "prompt=x",
+        "--input",
+        image(mock),
+        "--wait",
+        "--output-dir",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    document = one_json(result.stdout)
+    assert set(document) == {"request_id", "model_id", "status", "output", "files"}
+    files = document["files"]
+    assert files["image"] == str(out / "image.png") and files["videos"] == [str(out / "videos-0.mp4")]
+    assert Path(files["image"]).read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in out.iterdir()) == ["image.png", "images-0.png", "video.mp4", "videos-0.mp4"]
+
+
+def test_output_dir_needs_wait(mock: MockServer, tmp_path: Path) -> None:
+    before = len(mock.jobs)
+    result = cli(
+        mock, "run", SEED_ID, "--input", "prompt=x", "--input", image(mock), "--output-dir", str(tmp_path)
+    )
+    assert result.returncode == 2 and "--wait" in result.stderr
+    assert len(mock.jobs) == before
+
+
+def test_downloads_fail_cleanly_and_leave_no_partial_file(tmp_path: Path) -> None:
+    from runcomfy_codegen.downloads import DownloadError, download_outputs, file_name
+    from tests.media_server import MediaServer
+
+    assert file_name("a/../b", None, "https://h/x/out.PNG?sig=1") == "a_.._b.png"
+    assert file_name("videos", 2, "https://h/x/noext") == "videos-2.bin"
+    with MediaServer() as media:
+        good = media.add("/ok.png", b"\x89PNG" + b"0" * 100)
+        with pytest.raises(
+            DownloadError, match=r"image: http://127\.0\.0\.1:\d+/gone\.png: HTTP 404"
+        ) as info:
+            download_outputs({"video": good, "image": f"{media.base_url}/gone.png?token=secret"}, tmp_path)
+    assert "secret" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["video.png"]  # no .part file left behind

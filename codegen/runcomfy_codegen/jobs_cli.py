@@ -209,10 +209,13 @@ def _status_line(status: JobStatus) -> None:
 class Follow:
     """Waits for one job, remembering its last status so an interrupt can say what happens to it."""
 
-    def __init__(self, client: Client, request_id: str, model_id: str | None) -> None:
+    def __init__(
+        self, client: Client, request_id: str, model_id: str | None, output_dir: str | None = None
+    ) -> None:
         self.client = client
         self.request_id = request_id
         self.model_id = model_id
+        self.output_dir = output_dir
         self.last: JobStatus | None = None
 
     def _seen(self, status: JobStatus) -> None:
@@ -243,7 +246,23 @@ class Follow:
             if self.last is not None:  # the job exists: say where it stood
                 emit(self.request_id, self.model_id, self.last.status)
             return report(exc, self.client.base_url)
-        emit(self.request_id, self.model_id, "completed", dump_output(output))
+        return self._done(dump_output(output))
+
+    def _done(self, output: Any) -> int:
+        """Print the finished job (downloading its files first with --output-dir)."""
+        if self.output_dir is None or not isinstance(output, dict):
+            emit(self.request_id, self.model_id, "completed", output)
+            return EXIT_OK
+        from runcomfy_codegen.downloads import DownloadError, download_outputs
+
+        note(f"downloading output files into {self.output_dir} ...")
+        try:
+            files = download_outputs(output, Path(self.output_dir))
+        except DownloadError as exc:
+            emit(self.request_id, self.model_id, "completed", output, files=None)
+            err(f"job {self.request_id} completed but an output file could not be downloaded: {exc}")
+            return EXIT_UNREACHABLE
+        emit(self.request_id, self.model_id, "completed", output, files=files)
         return EXIT_OK
 
     def interrupted(self, *, cancel_queued: bool) -> int:
@@ -301,6 +320,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import runcomfy_models as rm
 
     try:
+        if args.output_dir is not None and not args.wait:
+            raise UsageError("--output-dir downloads a finished job's files: it needs --wait")
         input_class = _input_class(args.model_id)
         payload = InputReader(input_class).payload(args.input, args.json)
         model = input_class.model_validate(payload)
@@ -335,7 +356,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     client.check_media(model)
                 submitting = True
                 job: Job = client.submit(model, check_media=False)
-                follow = Follow(client, job.request_id, args.model_id)
+                follow = Follow(client, job.request_id, args.model_id, args.output_dir)
                 note(f"submitted {args.model_id}: request_id {job.request_id}")
                 if not args.wait:
                     emit(job.request_id, args.model_id, "submitted")
@@ -374,7 +395,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     except rm.RunComfyError as exc:
         return report(exc)
     with client:
-        follow = Follow(client, args.request_id, model_id)
+        follow = Follow(client, args.request_id, model_id, args.output_dir)
         try:
             return follow.wait(args.timeout)
         except KeyboardInterrupt:
@@ -482,6 +503,14 @@ def _timeout(p: Any) -> None:
     )
 
 
+def _output_dir(p: Any) -> None:
+    p.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help='download the output files into DIR (named <field>.<ext>, <field>-<i>.<ext>); adds "files"',
+    )
+
+
 def register(sub: Any) -> None:
     """Add the job commands to the CLI's sub-parsers."""
     env = "the service is RUNCOMFY_BASE_URL (default: the real, billed RunComfy service), token RUNCOMFY_API_TOKEN"
@@ -509,6 +538,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--wait", action="store_true", help="wait for the job and print its output")
     _timeout(p)
+    _output_dir(p)
     p.add_argument(
         "--no-media-check", action="store_true", help="skip the schema's custom media rules before submitting"
     )
@@ -528,6 +558,7 @@ def register(sub: Any) -> None:
     _request_id(p)
     p.add_argument("--model", metavar="MODEL_ID", help="check the output against this model's output schema")
     _timeout(p)
+    _output_dir(p)
 
     p = _parser(
         sub,
