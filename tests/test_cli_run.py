@@ -248,19 +248,17 @@ def test_an_unreachable_service_exits_4_naming_its_address() -> None:
 
 
 def test_a_token_without_base_url_is_told_it_goes_to_the_real_service() -> None:
-    # Any request would go through this proxy, where nothing listens: the real service is never reached.
+    # Every request goes through this proxy, where nothing listens: the real service is never reached.
     dead = "http://127.0.0.1:9"
-    result = cli(
-        None,
-        "status",
-        "x",
-        RUNCOMFY_API_TOKEN="t",
-        HTTPS_PROXY=dead,
-        HTTP_PROXY=dead,
-        ALL_PROXY=dead,
-        NO_PROXY="",
-    )
+    env = {k: v for k, v in env_for(None).items() if "proxy" not in k.lower()}
+    for name in ("https_proxy", "http_proxy", "all_proxy"):
+        env[name] = env[name.upper()] = dead
+    result = subprocess.run(
+        [*CLI, "status", "x"], capture_output=True, text=True, timeout=DEADLINE, check=False,
+        env={**env, "RUNCOMFY_API_TOKEN": "t"},
+    )  # fmt: skip
     assert "RUNCOMFY_BASE_URL is not set" in result.stderr and "billed" in result.stderr
+    assert "cannot reach the service at https://model-api.runcomfy.net" in result.stderr
     assert result.returncode == 4
 
 
