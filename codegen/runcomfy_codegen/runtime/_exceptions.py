@@ -4,7 +4,8 @@
 
     RunComfyError
     ├── APIConnectionError          the request did not get an answer
-    │   └── APITimeoutError         ... within the timeout
+    │   ├── APITimeoutError         ... within the timeout (or the call's deadline)
+    │   └── APIResponseValidationError  ... that this client can read (not JSON, wrong shape, too large)
     ├── SubmitUncertainError        a submit may have reached the server: the job may exist
     ├── APIStatusError              the server answered with an error
     │   ├── AuthenticationError        401
@@ -62,6 +63,11 @@ class APIConnectionError(RunComfyError):
 
 class APITimeoutError(APIConnectionError):
     """No answer within the timeout (or ``run`` passed its overall deadline)."""
+
+
+class APIResponseValidationError(APIConnectionError):
+    """A 2xx reply that is not the documented shape: not JSON, not an object, a missing or unusable
+    field, or larger than the client's cap. (Retried like a dropped connection where that is safe.)"""
 
 
 class SubmitUncertainError(RunComfyError):
