@@ -82,13 +82,15 @@ def test_unknown_model_exits_2(mock_url: str) -> None:
     assert "unknown model id" in result.stderr
 
 
-def test_a_media_violation_exits_2_before_any_submit(mock_url: str, tmp_path: object) -> None:
-    from pathlib import Path
+def test_a_media_violation_exits_2_before_any_submit(mock_url: str) -> None:
+    import base64
+    import io
 
     from PIL import Image
 
-    tiny = Path(str(tmp_path)) / "tiny.png"
-    Image.new("RGB", (100, 100)).save(tiny)
+    buffer = io.BytesIO()
+    Image.new("RGB", (100, 100)).save(buffer, format="PNG")
+    tiny = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     result = run(mock_url, SEED_ID, "--input", "prompt=x", "--input", f"first_frame_image_url={tiny}")
     assert result.returncode == 2
     assert "width_pixels>" in result.stderr

@@ -220,6 +220,7 @@ class BoundedBody:
                 if len(self.data) > self.cap:
                     break
         if self.stop_at is not None and len(self.data) >= self.stop_at:
+            del self.data[self.stop_at :]
             return True
         if len(self.data) > self.cap:
             raise BodyLimitError(f"the reply body passed the cap of {self.cap} bytes")
