@@ -347,3 +347,41 @@ def test_the_mock_answers_malformed_requests_with_400(request_bytes: bytes) -> N
     with MockServer() as mock:
         reply = _raw(mock.base_url, request_bytes)
     assert reply.startswith((b"HTTP/1.1 400", b"HTTP/1.1 404")), reply[:100]
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://cdn.example/a.mp4", True),
+        ("HTTP://cdn.example/a.mp4", True),
+        ("javascript:alert(1)", False),
+        ("file:///etc/passwd", False),
+        ("ftp://cdn.example/a.mp4", False),
+        ("data:video/mp4;base64,AAAA", False),
+        ("https:///nohost", False),
+    ],
+)
+def test_only_http_output_urls_are_downloadable(url: str, ok: bool) -> None:
+    from runcomfy_models._urls import download_url
+
+    if ok:
+        assert download_url(url) == url
+    else:
+        with pytest.raises(APIResponseValidationError, match="not an http"):
+            download_url(url)
+
+
+def test_the_mock_never_reads_file_media(tmp_path: Path) -> None:
+    from runcomfy_codegen.mock import MockServer
+    from runcomfy_models import JobFailedError
+
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(png_header(100, 100))
+    value = f"file://127.0.0.1{secret}"
+    with (
+        MockServer(queue_seconds=0, run_seconds=0) as mock,
+        Client(token="mock-token", base_url=mock.base_url) as c,
+    ):
+        with pytest.raises(JobFailedError, match=r"not an http\(s\) URL") as info:
+            c.run(seed(value), check_media=False, poll_interval=0.02, timeout=20)
+    assert "100" not in str(info.value)

@@ -40,3 +40,23 @@ def redact_url(value: str, limit: int = 120) -> str:
         value = f"{scheme}{sep}{authority}{slash}{path}"
     value += "?***" if question else ""
     return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def is_http_url(value: str) -> bool:
+    """``http://`` or ``https://`` with a host: the only URLs the client reads or downloads."""
+    scheme, sep, rest = value.partition("://")
+    return (
+        bool(sep) and scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0].rpartition("@")[2])
+    )
+
+
+def download_url(value: str) -> str:
+    """``value`` if an output file may be downloaded from it; an output URL with another scheme
+    (``javascript:``, ``file:``, ``ftp:`` …) is refused as a malformed reply, never opened."""
+    from ._exceptions import APIResponseValidationError
+
+    if not is_http_url(value):
+        raise APIResponseValidationError(
+            f"the output URL {redact_url(value)!r} is not an http(s) URL, so it is not downloaded"
+        )
+    return value
