@@ -381,7 +381,7 @@ def test_the_mock_never_reads_file_media(tmp_path: Path) -> None:
     with (
         MockServer(queue_seconds=0, run_seconds=0) as mock,
         Client(token="mock-token", base_url=mock.base_url) as c,
+        pytest.raises(JobFailedError, match=r"not an http\(s\) URL") as info,
     ):
-        with pytest.raises(JobFailedError, match=r"not an http\(s\) URL") as info:
-            c.run(seed(value), check_media=False, poll_interval=0.02, timeout=20)
+        c.run(seed(value), check_media=False, poll_interval=0.02, timeout=20)
     assert "100" not in str(info.value)
