@@ -385,3 +385,13 @@ def test_the_mock_never_reads_file_media(tmp_path: Path) -> None:
     ):
         c.run(seed(value), check_media=False, poll_interval=0.02, timeout=20)
     assert "100" not in str(info.value)
+
+
+def test_the_run_deadline_also_bounds_the_media_check(server: HostileServer) -> None:
+    server.routes["/m.png"] = trickle
+    with client(server) as c:
+        error, elapsed = timed(c.run, seed(server.url + "/m.png"), timeout=1.5)
+    assert isinstance(error, APITimeoutError), error
+    assert "nothing was submitted" in str(error)
+    assert ("POST", SUBMIT) not in server.requests
+    assert elapsed < 1.5 + HANG_BOUND

@@ -39,6 +39,7 @@ from ._exceptions import (
     APITimeoutError,
     JobCancelledError,
     JobFailedError,
+    MediaProbeError,
     RunComfyError,
 )
 from ._media import AsyncMediaProber, MediaProber, raise_for_violations
@@ -116,6 +117,13 @@ def _timeout_error(request_id: str, timeout: float, model_id: str | None) -> API
     )
 
 
+def _raise_if_past(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise APITimeoutError(
+            "run: the deadline passed while the media inputs were being checked; nothing was submitted"
+        ) from None
+
+
 class Client(BaseClient):
     """Synchronous RunComfy client. A context manager; pass ``http_client=`` to bring your own."""
 
@@ -184,7 +192,11 @@ class Client(BaseClient):
 
     def _submit(self, model: RunComfyInput, check_media: bool, deadline: float | None) -> Job:
         if check_media:
-            self.check_media(model)
+            try:
+                raise_for_violations(self._prober.check(model, deadline))
+            except MediaProbeError:
+                _raise_if_past(deadline)
+                raise
         call = _submit_call(model)
         body = self._request(call, deadline)
         return self._parse(call, Job, {**body, "model_id": model.runcomfy_model_id})
@@ -353,7 +365,11 @@ class AsyncClient(BaseClient):
 
     async def _submit(self, model: RunComfyInput, check_media: bool, deadline: float | None) -> Job:
         if check_media:
-            await self.check_media(model)
+            try:
+                raise_for_violations(await self._prober.check(model, deadline))
+            except MediaProbeError:
+                _raise_if_past(deadline)
+                raise
         call = _submit_call(model)
         body = await self._request(call, deadline)
         return self._parse(call, Job, {**body, "model_id": model.runcomfy_model_id})

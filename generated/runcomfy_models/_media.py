@@ -324,6 +324,11 @@ class _ProberBase:
                 )
         return found
 
+    def _ends(self, deadline: float | None) -> float:
+        """When one probe must end: :attr:`deadline` seconds from now, or the caller's deadline."""
+        ends = time.monotonic() + self.deadline
+        return ends if deadline is None else min(ends, deadline)
+
     # HTTP reading, shared by both probers (they differ only in how they wait) ------------------
     def _plan(self, fetch: _Fetch, offset: int, length: int) -> dict[str, str]:
         """Headers for the next read; refuses a read that would pass the cap or the deadline."""
@@ -402,19 +407,25 @@ class MediaProber(_ProberBase):
         self._http = http
         self._timeout_config = timeout
 
-    def check(self, model: RunComfyInput) -> list[Violation]:
+    def check(self, model: RunComfyInput, deadline: float | None = None) -> list[Violation]:
+        """Every violation of ``model``'s media rules; ``deadline`` (``time.monotonic()``) caps the
+        probes' own deadline (a ``run``'s overall deadline)."""
         targets = self.targets(model)
         infos: dict[str, MediaInfo] = {}
         for _rule, field, index, value in targets:
             if value not in infos:
-                infos[value] = self.measure(value, field, index)
+                infos[value] = self.measure(value, field, index, deadline)
         return self.violations(targets, infos)
 
-    def measure(self, value: str, field: str = "value", index: int | None = None) -> MediaInfo:
+    def measure(
+        self, value: str, field: str = "value", index: int | None = None, deadline: float | None = None
+    ) -> MediaInfo:
         if value not in self._cache:
             with _probe_errors(field, index, value):
-                is_http = _kind(value) == "http"
-                self._cache[value] = self._measure_http(value) if is_http else self._measure_data(value)
+                if _kind(value) == "http":
+                    self._cache[value] = self._measure_http(value, self._ends(deadline))
+                else:
+                    self._cache[value] = self._measure_data(value)
         return self._cache[value]
 
     def _get(self, fetch: _Fetch, offset: int, length: int) -> bytes:
@@ -430,8 +441,8 @@ class MediaProber(_ProberBase):
                     break  # Range ignored: stop reading, the rest of the file is not needed
         return self._slice(fetch, reply, body, offset, length)
 
-    def _measure_http(self, url: str) -> MediaInfo:
-        fetch = _Fetch(url, time.monotonic() + self.deadline)
+    def _measure_http(self, url: str, ends: float) -> MediaInfo:
+        fetch = _Fetch(url, ends)
         head = self._get(fetch, 0, HEAD_BYTES)
         if self._needs_head(fetch, head):
             timeout = self._timeout(self._timeout_config, fetch)
@@ -462,19 +473,24 @@ class AsyncMediaProber(_ProberBase):
         self._http = http
         self._timeout_config = timeout
 
-    async def check(self, model: RunComfyInput) -> list[Violation]:
+    async def check(self, model: RunComfyInput, deadline: float | None = None) -> list[Violation]:
         targets = self.targets(model)
         unique: dict[str, tuple[str, int | None]] = {}
         for _rule, field, index, value in targets:
             unique.setdefault(value, (field, index))
-        measured = await asyncio.gather(*(self.measure(v, f, i) for v, (f, i) in unique.items()))
+        measured = await asyncio.gather(*(self.measure(v, f, i, deadline) for v, (f, i) in unique.items()))
         return self.violations(targets, dict(zip(unique, measured, strict=True)))
 
-    async def measure(self, value: str, field: str = "value", index: int | None = None) -> MediaInfo:
+    async def measure(
+        self, value: str, field: str = "value", index: int | None = None, deadline: float | None = None
+    ) -> MediaInfo:
         if value not in self._cache:
             with _probe_errors(field, index, value):
                 if _kind(value) == "http":
-                    info = await asyncio.wait_for(self._measure_http(value), self.deadline)
+                    ends = self._ends(deadline)
+                    info = await asyncio.wait_for(
+                        self._measure_http(value, ends), max(0.0, ends - time.monotonic())
+                    )
                 else:
                     info = self._measure_data(value)
                 self._cache[value] = info
@@ -492,8 +508,8 @@ class AsyncMediaProber(_ProberBase):
                     break  # a 206 body is read to its end, so the connection can serve the next probe
         return self._slice(fetch, reply, body, offset, length)
 
-    async def _measure_http(self, url: str) -> MediaInfo:
-        fetch = _Fetch(url, time.monotonic() + self.deadline)
+    async def _measure_http(self, url: str, ends: float) -> MediaInfo:
+        fetch = _Fetch(url, ends)
         head = await self._get(fetch, 0, HEAD_BYTES)
         if self._needs_head(fetch, head):
             timeout = self._timeout(self._timeout_config, fetch)
