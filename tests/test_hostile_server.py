@@ -338,8 +338,22 @@ def test_the_mock_refuses_an_oversized_body_before_reading_it() -> None:
         b"POST /v1/models/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
         b"POST /v1/models/x HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
         b"GET /v1/requests/%ZZ/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer mock-token\r\n\r\n",
+        b"POST /v1/models/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        f"POST {SUBMIT} HTTP/1.1\r\nAuthorization: Bearer mock-token\r\nContent-Length: 20000\r\n\r\n".encode()
+        + b"[" * 20000,
+        f"POST {SUBMIT} HTTP/1.1\r\nAuthorization: Bearer mock-token\r\nContent-Length: 2\r\n\r\n".encode()
+        + b"\xff\xfe",
+        b"GET /v1/requests/x/status HTTP/1.1\r\nX-Mock-Fault: nonsense\r\nAuthorization: Bearer mock-token\r\n\r\n",
     ],
-    ids=["length-not-a-number", "negative-length", "bad-escape"],
+    ids=[
+        "length-not-a-number",
+        "negative-length",
+        "bad-escape",
+        "two-lengths",
+        "deep-json",
+        "not-utf8",
+        "bad-fault",
+    ],
 )
 def test_the_mock_answers_malformed_requests_with_400(request_bytes: bytes) -> None:
     from runcomfy_codegen.mock import MockServer

@@ -119,7 +119,11 @@ class _Handler(BaseHTTPRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self._refuse(411, "a request body needs a Content-Length")
             return None
-        text = (self.headers.get("Content-Length") or "0").strip()
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if len(lengths) > 1:
+            self._refuse(400, "conflicting Content-Length headers")
+            return None
+        text = lengths.pop() if lengths else "0"
         if not text.isdigit():
             self._refuse(400, f"malformed Content-Length {text[:40]!r}")
             return None
@@ -239,8 +243,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             payload = json.loads(raw or b"null")
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             self._error(400, f"body is not JSON: {exc}")
+            return
+        except RecursionError:
+            self._error(400, "body is not JSON this server reads: nested too deeply")
             return
         from pydantic import ValidationError
 
