@@ -127,19 +127,24 @@ def resolve_token(token: str | None) -> str:
         raise RunComfyError("no API token: pass token=... or set RUNCOMFY_API_TOKEN")
     if not isinstance(token, str):
         raise RunComfyError(f"the API token ({source}) must be a str, not {type(token).__name__}")
-    bad = next((c for c in token if not "\x21" <= c <= "\x7e"), None)
-    if bad is not None:
-        where = "ends with" if token.rstrip() != token else "contains"
+    if token.rstrip() != token:
+        where, bad = "ends with", token[-1]
+    else:
+        where, bad = "contains", next((c for c in token if not "\x21" <= c <= "\x7e"), "")
+    if bad:
         raise RunComfyError(
-            f"the API token ({source}) {where} a character a token cannot hold ({unicodedata_name(bad)}); "
-            "if it was read from a file, strip it: Path(...).read_text().strip() (the token is not shown)"
+            f"the API token ({source}) {where} {_describe(bad)}, which a token cannot hold; if it was read "
+            "from a file, strip it: Path(...).read_text().strip() (the token is not shown)"
         )
     return token
 
 
-def unicodedata_name(char: str) -> str:
+def _describe(char: str) -> str:
+    """A character of a refused token, named without revealing the token."""
     names = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
-    return names.get(char, f"U+{ord(char):04X}")
+    if char in names:
+        return names[char]
+    return "a control character" if ord(char) < 0x20 or ord(char) == 0x7F else "a non-ASCII character"
 
 
 def resolve_base_url(base_url: str | None) -> str:
