@@ -409,3 +409,21 @@ def test_the_run_deadline_also_bounds_the_media_check(server: HostileServer) -> 
     assert "nothing was submitted" in str(error)
     assert ("POST", SUBMIT) not in server.requests
     assert elapsed < 1.5 + HANG_BOUND
+
+
+def test_a_submit_that_cannot_connect_ends_by_the_deadline_and_says_nothing_was_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    import runcomfy_models._base_client as base
+
+    monkeypatch.setattr(base, "RETRY_BASE_DELAY", 5.0)  # the next backoff would pass the deadline
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with Client(token="tok", base_url=f"http://127.0.0.1:{port}", max_retries=10) as c:
+        error, elapsed = timed(c.run, seed(), timeout=1.0, check_media=False)
+    assert isinstance(error, APITimeoutError) and not isinstance(error, SubmitUncertainError), error
+    assert "nothing was submitted" in str(error)
+    assert elapsed < 1.0 + HANG_BOUND

@@ -329,13 +329,11 @@ class BaseClient:
 
     def _deadline_error(self, call: Call, cause: RunComfyError | None = None) -> RunComfyError:
         where = f"{call.method} {call.path}"
-        if call.is_submit:
-            return SubmitUncertainError(
-                f"{where}: the deadline passed after the request may have been sent; the job may exist: "
-                "check your RunComfy requests before you submit again",
-                body=None,
-            )
         detail = f" (last: {cause.message})" if cause is not None else ""
+        if call.is_submit:  # a submit is only ever retried when it surely was not sent
+            return APITimeoutError(
+                f"{where}: the deadline passed before the job could be sent; nothing was submitted{detail}"
+            )
         return DeadlineExceeded(f"{where}: the call's deadline passed{detail}", request_id=call.request_id)
 
     def _sleep_for(self, call: Call, retry: Retry, deadline: float | None) -> float:
