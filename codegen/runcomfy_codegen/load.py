@@ -309,7 +309,7 @@ def _check_value(
         try:
             ecma_matcher(value)
         except PatternError as exc:
-            fail(f"is not an ECMA-262 regular expression ({exc})")
+            fail(f"is not an ECMA-262 regular expression this generator can run ({exc})")
     elif kind == "validations":
         _check_validations(value, path, file, allow_unknown, warnings)
 

@@ -334,7 +334,7 @@ def ecma_matcher(pattern: str) -> Callable[[str], bool]:
     try:
         compiled = re.compile(translate(pattern, rust=False))
     except (re.error, PatternError, OverflowError) as exc:
-        raise PatternError(f"not an ECMA-262 regular expression this client can run ({exc})") from None
+        raise PatternError(str(exc)) from None
 
     def search(text: str) -> bool:
         if len(text) > FALLBACK_MAX_CHARS:
