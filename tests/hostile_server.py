@@ -162,8 +162,8 @@ def huge_body(conn: Conn, status: int = 200) -> None:
 
 
 @lru_cache(maxsize=2)
-def gzip_bomb(megabytes: int = 1024) -> bytes:
-    """``megabytes`` MiB of zeros, gzip-compressed (about 1 MB per GiB)."""
+def gzip_bomb(megabytes: int = 128) -> bytes:
+    """``megabytes`` MiB of zeros, gzip-compressed (about 1 MB per GiB): 4x the largest cap here."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     block = b"\0" * (1024 * 1024)
     parts = [compressor.compress(block) for _ in range(megabytes)]
