@@ -427,3 +427,20 @@ def test_a_submit_that_cannot_connect_ends_by_the_deadline_and_says_nothing_was_
     assert isinstance(error, APITimeoutError) and not isinstance(error, SubmitUncertainError), error
     assert "nothing was submitted" in str(error)
     assert elapsed < 1.0 + HANG_BOUND
+
+
+def test_a_redirect_is_an_error_even_when_the_http_client_follows_redirects(server: HostileServer) -> None:
+    server.routes[STATUS] = json_reply(302, {"request_id": RID, "status": "completed"}, {"Location": "/ok"})
+    server.routes["/ok"] = json_reply(200, {"request_id": RID, "status": "completed"})
+    with (
+        httpx.Client(follow_redirects=True) as http,
+        Client(token="tok", base_url=server.url, http_client=http) as c,
+        pytest.raises(APIStatusError, match="302"),
+    ):
+        c.status(RID)
+    assert ("GET", "/ok") not in server.requests
+
+
+def test_credentials_in_the_base_url_stay_out_of_the_repr() -> None:
+    with Client(token="tok", base_url="https://user:s3cret@api.example/?key=k") as c:
+        assert "s3cret" not in repr(c) and "key=k" not in repr(c)

@@ -309,7 +309,7 @@ class BaseClient:
         self.max_retries = max_retries
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, token='***')"
+        return f"{type(self).__name__}(base_url={redact_url(self.base_url)!r}, token='***')"
 
     def _headers(self) -> dict[str, str]:
         return {"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}

@@ -168,6 +168,7 @@ class Client(BaseClient):
                         headers=self._headers(),
                         auth=self._auth,
                         timeout=self._attempt_timeout(deadline),
+                        follow_redirects=False,  # only a 2xx is an answer, whatever http_client says
                     ) as response:
                         try:
                             body = self._new_body(call, response, deadline)
@@ -342,6 +343,7 @@ class AsyncClient(BaseClient):
                             headers=self._headers(),
                             auth=self._auth,
                             timeout=self._attempt_timeout(deadline),
+                            follow_redirects=False,  # only a 2xx is an answer, whatever http_client says
                         ) as response,
                     ):
                         try:
