@@ -21,8 +21,9 @@ from runcomfy_codegen.mock.media import make_png, make_video
 DEFAULT_TOKEN = "mock-token"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-MAX_BODY_BYTES = 16 * 1024 * 1024
-"""Request bodies over this are refused with 413 before a byte of them is read."""
+MAX_BODY_BYTES = 128 * 1024 * 1024
+"""Request bodies over this are refused with 413 before a byte of them is read (room for a
+data: URI at the client's 64 Mi-character cap)."""
 
 
 def _example_output(output_class: Any, media_base: str) -> dict[str, Any]:
