@@ -326,7 +326,8 @@ def test_the_mock_refuses_an_oversized_body_before_reading_it() -> None:
         start = time.monotonic()
         reply = _raw(
             mock.base_url,
-            f"POST {SUBMIT} HTTP/1.1\r\nHost: x\r\nContent-Length: 536870912\r\n\r\n".encode() + b"{" * 1000,
+            f"POST {SUBMIT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer mock-token\r\nContent-Length: 536870912\r\n\r\n".encode()
+            + b"{" * 1000,
         )
         assert reply.startswith(b"HTTP/1.1 413"), reply[:100]
         assert time.monotonic() - start < HANG_BOUND
@@ -335,10 +336,10 @@ def test_the_mock_refuses_an_oversized_body_before_reading_it() -> None:
 @pytest.mark.parametrize(
     "request_bytes",
     [
-        b"POST /v1/models/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
-        b"POST /v1/models/x HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        b"POST /v1/models/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer mock-token\r\nContent-Length: abc\r\n\r\n",
+        b"POST /v1/models/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer mock-token\r\nContent-Length: -5\r\n\r\n",
         b"GET /v1/requests/%ZZ/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer mock-token\r\n\r\n",
-        b"POST /v1/models/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"POST /v1/models/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer mock-token\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         f"POST {SUBMIT} HTTP/1.1\r\nAuthorization: Bearer mock-token\r\nContent-Length: 20000\r\n\r\n".encode()
         + b"[" * 20000,
         f"POST {SUBMIT} HTTP/1.1\r\nAuthorization: Bearer mock-token\r\nContent-Length: 2\r\n\r\n".encode()
@@ -444,3 +445,16 @@ def test_a_redirect_is_an_error_even_when_the_http_client_follows_redirects(serv
 def test_credentials_in_the_base_url_stay_out_of_the_repr() -> None:
     with Client(token="tok", base_url="https://user:s3cret@api.example/?key=k") as c:
         assert "s3cret" not in repr(c) and "key=k" not in repr(c)
+
+
+def test_the_mock_answers_401_before_reading_an_unauthorised_body() -> None:
+    from runcomfy_codegen.mock import MockServer
+
+    with MockServer() as mock:
+        start = time.monotonic()
+        reply = _raw(
+            mock.base_url,
+            f"POST {SUBMIT} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n".encode() + b"{" * 1000,
+        )
+    assert reply.startswith(b"HTTP/1.1 401"), reply[:100]
+    assert time.monotonic() - start < HANG_BOUND

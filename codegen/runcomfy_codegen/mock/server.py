@@ -115,6 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if not self.connection.recv(65536):
                     break
 
+    def _authorized(self) -> bool:
+        return self.headers.get("Authorization") == f"Bearer {self.server.mock.token}"
+
     def _body(self) -> bytes | None:
         """The request body, or ``None`` after answering 400/411/413 (nothing read past the cap)."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -147,10 +150,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._answered = False
         mock = self.server.mock
         mock.receive(method, self.path)
+        path = urlsplit(self.path).path
+        has_body = self.headers.get("Content-Length", "0").strip() not in ("", "0")
+        if has_body and path.startswith("/v1/") and not self._authorized():
+            self._refuse(401, "missing or invalid bearer token")  # without reading the body
+            return
         raw = self._body()
         if raw is None:
             return
-        path = urlsplit(self.path).path
         try:
             fault = self._fault(method, path)
         except ValueError as exc:
@@ -167,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/v1/"):
             self._error(404, f"no route {method} {path}")
             return
-        if self.headers.get("Authorization") != f"Bearer {mock.token}":
+        if not self._authorized():
             self._error(401, "missing or invalid bearer token")
             return
         parts = path.split("/")
