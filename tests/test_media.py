@@ -168,13 +168,17 @@ def test_a_hanging_server_times_out_as_a_probe_error(media: MediaServer) -> None
         check_media(seed_with(url), timeout=0.3)
 
 
-def test_local_paths_file_urls_and_data_uris(tmp_path: Path) -> None:
+def test_data_uris_are_measured_and_local_paths_are_never_opened(tmp_path: Path) -> None:
     path = tmp_path / "small image.png"
     path.write_bytes(png(200, 500))
     data_uri = "data:image/png;base64," + base64.b64encode(png(640, 480)).decode()
-    assert rules_broken(str(path)) == ["width/height>", "width_pixels>"]
-    assert rules_broken(path.as_uri()) == ["width/height>", "width_pixels>"]
     assert rules_broken(data_uri) == []
+    small = "data:image/png;base64," + base64.b64encode(png(200, 500)).decode()
+    assert rules_broken(small) == ["width/height>", "width_pixels>"]
+    for value in (str(path), path.as_uri(), str(tmp_path / "missing.png")):
+        with pytest.raises(MediaProbeError, match="is not an http\\(s\\) URL or a data: URI") as info:
+            check_media(seed_with(value))
+        assert "width" not in str(info.value) and "exist" not in str(info.value)
 
 
 VIDEO_SCHEMA = {

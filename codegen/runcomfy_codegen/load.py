@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from runcomfy_codegen._errors import SchemaError, pointer
 from runcomfy_codegen.rules import RuleSyntaxError, parse_rule
+from runcomfy_codegen.runtime._types import PatternError, ecma_matcher
 
 # keyword -> kind of value. Kinds are checked by _check_value below.
 KEYWORDS: dict[str, str] = {
@@ -307,9 +307,9 @@ def _check_value(
         if not isinstance(value, str):
             fail("must be a string")
         try:
-            re.compile(value)
-        except re.error as exc:
-            fail(f"is not a regular expression Python's re can run ({exc})")
+            ecma_matcher(value)
+        except PatternError as exc:
+            fail(f"is not an ECMA-262 regular expression this generator can run ({exc})")
     elif kind == "validations":
         _check_validations(value, path, file, allow_unknown, warnings)
 

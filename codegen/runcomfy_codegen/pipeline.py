@@ -17,6 +17,7 @@ from typing import Any
 
 from runcomfy_codegen._errors import CodegenError, ModelIdError, SchemaError
 from runcomfy_codegen.load import check_schema, load_schema
+from runcomfy_codegen.lock import exit_with_parent, output_lock
 from runcomfy_codegen.manifest import MANIFEST, build_manifest, extend_manifest, model_folders, schema_hash
 from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.parse import parse_model
@@ -179,7 +180,10 @@ def _build_all(
     size = -(-len(work) // cores)
     slices = [work[i : i + size] for i in range(0, len(work), size)]
     with ProcessPoolExecutor(
-        max_workers=len(slices) - 1, mp_context=multiprocessing.get_context("fork")
+        max_workers=len(slices) - 1,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
     ) as pool:
         futures = [pool.submit(_build_chunk, chunk, schemas, allow_unknown) for chunk in slices[1:]]
         built = _build_chunk(slices[0], schemas, allow_unknown, progress)  # the parent's share, live
@@ -277,9 +281,10 @@ def generate(
         return result
     # Writing a subset must not remove the modules of the models that were not asked for, and its
     # manifest must still describe the whole package.
-    if wanted is not None and MANIFEST in result.files:
-        result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], out / PACKAGE)
-    result.diff = write_tree(out / PACKAGE, result.files, prune=wanted is None)
+    with output_lock(out, PACKAGE):  # one writer at a time per output folder
+        if wanted is not None and MANIFEST in result.files:
+            result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], out / PACKAGE)
+        result.diff = write_tree(out / PACKAGE, result.files, prune=wanted is None)
     return result
 
 

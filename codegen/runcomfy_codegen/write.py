@@ -9,6 +9,7 @@ removed (only ``.py`` files that start with the generated header are ours).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,11 +108,37 @@ def _write_new_tree(root: Path, files: dict[str, str]) -> TreeDiff:
     return TreeDiff(added=sorted(files))
 
 
+_TEMP_NAME = re.compile(r"^\..+\.\d+\.tmp$")
+"""Names of this module's temporary files and staging folders: ``.<name>.<pid>.tmp``."""
+
+
+def remove_stale_temps(root: Path) -> list[Path]:
+    """Remove what a killed run left: ``.<name>.<pid>.tmp`` files in the package and staging folders
+    beside it. Call only while holding the output lock (no other run can be writing them)."""
+    removed: list[Path] = []
+    if root.parent.is_dir():
+        for staging in root.parent.glob(f".{root.name}.*.tmp"):
+            if not _TEMP_NAME.match(staging.name) or staging.is_symlink():
+                continue
+            if staging.is_dir():
+                shutil.rmtree(staging, ignore_errors=True)
+            else:
+                staging.unlink(missing_ok=True)
+            removed.append(staging)
+    if root.is_dir():
+        for path in root.rglob(".*.tmp"):
+            if _TEMP_NAME.match(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 def write_tree(root: Path, files: dict[str, str], *, prune: bool = True) -> TreeDiff:
     """Write ``files`` under ``root``; only changed files are touched. Returns what changed."""
     for parent in [root, *root.parents]:
         if parent.exists() and not parent.is_dir():
             raise OutputError(f"{parent}: the output path is a file, not a folder")
+    remove_stale_temps(root)
     if not root.exists():
         return _write_new_tree(root, files)
     diff = compare_tree(root, files)

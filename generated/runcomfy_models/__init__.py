@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._base import RunComfyInput, RunComfyModel, RunComfyOutput, UnknownInput, unknown_inputs
 from ._exceptions import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -76,6 +77,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "APIConnectionError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncClient",

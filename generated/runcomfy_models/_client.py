@@ -26,10 +26,28 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
+import pydantic
 
 from ._base import RunComfyInput, RunComfyOutput, check_unknown_inputs
-from ._base_client import DEFAULT_LIMITS, DEFAULT_MAX_RETRIES, BaseClient, Call, Retry
-from ._exceptions import Hint, JobCancelledError, JobFailedError, JobTimeoutError, RunComfyError
+from ._base_client import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_RETRIES,
+    BaseClient,
+    BodyLimitError,
+    Call,
+    DeadlineExceeded,
+    Retry,
+)
+from ._exceptions import (
+    APIResponseValidationError,
+    APITimeoutError,
+    Hint,
+    JobCancelledError,
+    JobFailedError,
+    JobTimeoutError,
+    MediaProbeError,
+    RunComfyError,
+)
 from ._media import AsyncMediaProber, MediaProber, raise_for_violations
 from ._models import CancelOutcome, Job, JobResult, JobStatus
 from ._registry import input_class, validate_input
@@ -38,6 +56,7 @@ from ._urls import request_path, submit_path
 InputLike = RunComfyInput | tuple[str, dict[str, Any]]
 StatusCallback = Callable[[JobStatus], Any]
 T = TypeVar("T")
+M = TypeVar("M", JobStatus, JobResult, CancelOutcome)
 
 DEFAULT_RUN_TIMEOUT = 1800.0
 POLL_START = 1.0
@@ -79,7 +98,18 @@ def _output_class(model_id: str | None) -> type[RunComfyOutput]:
 
 def _typed_output(result: JobResult, model_id: str | None) -> RunComfyOutput:
     if result.succeeded:
-        return _output_class(model_id).model_validate(result.output or {})
+        output_class = _output_class(model_id)
+        try:
+            return output_class.model_validate(result.output or {})
+        except pydantic.ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            loc = ".".join(str(p) for p in first["loc"]) or "(output)"
+            raise APIResponseValidationError(
+                f"job {result.request_id}: the output does not match the model's Output "
+                f"({exc.error_count()} error(s); first: {loc}: {first['msg']})",
+                request_id=result.request_id,
+                body=result.model_dump(),
+            ) from None
     if result.cancelled:
         raise JobCancelledError(
             f"job {result.request_id} was cancelled", request_id=result.request_id, body=result.model_dump()
@@ -99,6 +129,13 @@ def _timeout_error(request_id: str, timeout: float, model_id: str | None) -> Job
         request_id=request_id,
         hints=[Hint.of("resume", request_id=request_id, model_id=model_id)],
     )
+
+
+def _raise_if_past(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise APITimeoutError(
+            "run: the deadline passed while the media inputs were being checked; nothing was submitted"
+        ) from None
 
 
 class Client(BaseClient):
@@ -130,45 +167,70 @@ class Client(BaseClient):
         if self._owns_http:
             self._http.close()
 
-    def _request(self, call: Call) -> Any:
+    def _request(self, call: Call, deadline: float | None = None) -> Any:
+        """Send ``call`` (retrying as :class:`BaseClient` decides) and return the reply's JSON object.
+
+        The body is read raw and capped; ``deadline`` (``time.monotonic()``) bounds every attempt,
+        every read and every backoff."""
         attempt = 0
         while True:
             try:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise self._deadline_error(call)
                 try:
-                    response = self._http.request(
+                    with self._http.stream(
                         call.method,
                         self._url(call.path),
                         json=call.body,
                         headers=self._headers(),
                         auth=self._auth,
-                        timeout=self.timeout,
-                    )
+                        timeout=self._attempt_timeout(deadline),
+                        follow_redirects=False,  # only a 2xx is an answer, whatever http_client says
+                    ) as response:
+                        try:
+                            body = self._new_body(call, response, deadline)
+                            for chunk in response.iter_raw():
+                                body.feed(chunk)
+                        except BodyLimitError as exc:
+                            raise self._on_body_error(call, response, exc, attempt) from None
                 except httpx.HTTPError as exc:
                     raise self._on_transport_error(call, exc, attempt) from None
-                return self._on_response(call, response, attempt)
+                return self._on_response(call, response, bytes(body.data), attempt)
             except Retry as retry:
-                self._log(call, attempt, f"retry in {retry.delay:.2f} s: {retry.cause.message}")
-                time.sleep(retry.delay)
+                delay = self._sleep_for(call, retry, deadline)
+                self._log(call, attempt, f"retry in {delay:.2f} s: {retry.cause.message}")
+                time.sleep(delay)
                 attempt += 1
 
     # The four endpoints ---------------------------------------------------------------------------
     def submit(self, input: InputLike, *, check_media: bool = True) -> Job:
         """Submit a job. Media inputs are checked against the schema's custom rules first."""
-        model = as_input(input, strict=self.strict_inputs)
+        return self._submit(as_input(input, strict=self.strict_inputs), check_media, None)
+
+    def _submit(self, model: RunComfyInput, check_media: bool, deadline: float | None) -> Job:
         if check_media:
-            self.check_media(model)
-        body = self._request(_submit_call(model))
-        return Job.model_validate({**body, "model_id": model.runcomfy_model_id})
+            try:
+                raise_for_violations(self._prober.check(model, deadline))
+            except MediaProbeError:
+                _raise_if_past(deadline)
+                raise
+        call = _submit_call(model)
+        body = self._request(call, deadline)
+        return self._parse(call, Job, {**body, "model_id": model.runcomfy_model_id})
+
+    def _call(self, action: str, job: str | Job, model: type[M], deadline: float | None = None) -> M:
+        call = _job_call(action, job)
+        return self._parse(call, model, self._request(call, deadline))
 
     def status(self, request_id: str | Job) -> JobStatus:
-        return JobStatus.model_validate(self._request(_job_call("status", request_id)))
+        return self._call("status", request_id, JobStatus)
 
     def result(self, request_id: str | Job) -> JobResult:
-        return JobResult.model_validate(self._request(_job_call("result", request_id)))
+        return self._call("result", request_id, JobResult)
 
     def cancel(self, request_id: str | Job) -> CancelOutcome:
         """Cancel a queued job; a running one answers ``outcome == "not_cancellable"``."""
-        return CancelOutcome.model_validate(self._request(_job_call("cancel", request_id)))
+        return self._call("cancel", request_id, CancelOutcome)
 
     # Media ----------------------------------------------------------------------------------------
     def check_media(self, input: InputLike) -> None:
@@ -189,22 +251,38 @@ class Client(BaseClient):
     ) -> RunComfyOutput:
         """Poll until the job is final, then return its typed ``Output`` (resumable from a request id).
 
+        ``timeout`` is one deadline for the whole call: every poll, read, retry and backoff.
         Interrupted while the job is queued (or before its first status), it cancels the job unless
         ``cancel_on_interrupt=False``; the interrupt is raised again either way.
         """
+        deadline = time.monotonic() + timeout
+        return self._wait(
+            job, model_id, timeout, deadline, poll_interval, max_poll_interval, on_status, cancel_on_interrupt
+        )
+
+    def _wait(
+        self,
+        job: Job | str,
+        model_id: str | None,
+        timeout: float,
+        deadline: float,
+        poll_interval: float,
+        max_poll_interval: float,
+        on_status: StatusCallback | None,
+        cancel_on_interrupt: bool = True,
+    ) -> RunComfyOutput:
         rid = job.request_id if isinstance(job, Job) else job
         model_id = model_id or (job.model_id if isinstance(job, Job) else None)
-        deadline = time.monotonic() + timeout
         delay = poll_interval
         last: JobStatus | None = None
         try:
             while True:
-                status = self.status(rid)
+                status = self._call("status", rid, JobStatus, deadline)
                 if on_status is not None and (last is None or status != last):
                     on_status(status)
                 last = status
                 if status.is_final:
-                    result = self.result(rid)
+                    result = self._call("result", rid, JobResult, deadline)
                     if result.status in ("in_queue", "in_progress") and time.monotonic() + delay < deadline:
                         time.sleep(delay)  # the result lags the status: ask again
                         continue
@@ -213,6 +291,8 @@ class Client(BaseClient):
                     raise _timeout_error(rid, timeout, model_id)
                 time.sleep(delay)
                 delay = min(delay * POLL_FACTOR, max_poll_interval)
+        except DeadlineExceeded:
+            raise _timeout_error(rid, timeout, model_id) from None
         except KeyboardInterrupt:
             if cancel_on_interrupt and (last is None or last.is_queued):
                 with contextlib.suppress(RunComfyError):
@@ -229,16 +309,12 @@ class Client(BaseClient):
         on_status: StatusCallback | None = None,
         check_media: bool = True,
     ) -> RunComfyOutput:
-        """Submit, wait and return the typed ``Output``. ``timeout`` bounds the whole run."""
+        """Submit, wait and return the typed ``Output``. ``timeout`` is one deadline for the whole run."""
+        deadline = time.monotonic() + timeout
         model = as_input(input, strict=self.strict_inputs)
-        job = self.submit(model, check_media=check_media)
-        return self.wait(
-            job,
-            model_id=model.runcomfy_model_id,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            on_status=on_status,
+        job = self._submit(model, check_media, deadline)
+        return self._wait(
+            job, model.runcomfy_model_id, timeout, deadline, poll_interval, max_poll_interval, on_status
         )
 
 
@@ -277,43 +353,66 @@ class AsyncClient(BaseClient):
         if self._owns_http:
             await self._http.aclose()
 
-    async def _request(self, call: Call) -> Any:
+    async def _request(self, call: Call, deadline: float | None = None) -> Any:
         attempt = 0
         while True:
             try:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise self._deadline_error(call)
                 try:
-                    async with self._in_flight:
-                        response = await self._http.request(
+                    async with (
+                        self._in_flight,
+                        self._http.stream(
                             call.method,
                             self._url(call.path),
                             json=call.body,
                             headers=self._headers(),
                             auth=self._auth,
-                            timeout=self.timeout,
-                        )
+                            timeout=self._attempt_timeout(deadline),
+                            follow_redirects=False,  # only a 2xx is an answer, whatever http_client says
+                        ) as response,
+                    ):
+                        try:
+                            body = self._new_body(call, response, deadline)
+                            async for chunk in response.aiter_raw():
+                                body.feed(chunk)
+                        except BodyLimitError as exc:
+                            raise self._on_body_error(call, response, exc, attempt) from None
                 except httpx.HTTPError as exc:
                     raise self._on_transport_error(call, exc, attempt) from None
-                return self._on_response(call, response, attempt)
+                return self._on_response(call, response, bytes(body.data), attempt)
             except Retry as retry:
-                self._log(call, attempt, f"retry in {retry.delay:.2f} s: {retry.cause.message}")
-                await asyncio.sleep(retry.delay)
+                delay = self._sleep_for(call, retry, deadline)
+                self._log(call, attempt, f"retry in {delay:.2f} s: {retry.cause.message}")
+                await asyncio.sleep(delay)
                 attempt += 1
 
     async def submit(self, input: InputLike, *, check_media: bool = True) -> Job:
-        model = as_input(input, strict=self.strict_inputs)
+        return await self._submit(as_input(input, strict=self.strict_inputs), check_media, None)
+
+    async def _submit(self, model: RunComfyInput, check_media: bool, deadline: float | None) -> Job:
         if check_media:
-            await self.check_media(model)
-        body = await self._request(_submit_call(model))
-        return Job.model_validate({**body, "model_id": model.runcomfy_model_id})
+            try:
+                raise_for_violations(await self._prober.check(model, deadline))
+            except MediaProbeError:
+                _raise_if_past(deadline)
+                raise
+        call = _submit_call(model)
+        body = await self._request(call, deadline)
+        return self._parse(call, Job, {**body, "model_id": model.runcomfy_model_id})
+
+    async def _call(self, action: str, job: str | Job, model: type[M], deadline: float | None = None) -> M:
+        call = _job_call(action, job)
+        return self._parse(call, model, await self._request(call, deadline))
 
     async def status(self, request_id: str | Job) -> JobStatus:
-        return JobStatus.model_validate(await self._request(_job_call("status", request_id)))
+        return await self._call("status", request_id, JobStatus)
 
     async def result(self, request_id: str | Job) -> JobResult:
-        return JobResult.model_validate(await self._request(_job_call("result", request_id)))
+        return await self._call("result", request_id, JobResult)
 
     async def cancel(self, request_id: str | Job) -> CancelOutcome:
-        return CancelOutcome.model_validate(await self._request(_job_call("cancel", request_id)))
+        return await self._call("cancel", request_id, CancelOutcome)
 
     async def check_media(self, input: InputLike) -> None:
         raise_for_violations(await self._prober.check(as_input(input)))
@@ -329,21 +428,36 @@ class AsyncClient(BaseClient):
         on_status: StatusCallback | None = None,
         cancel_on_interrupt: bool = True,
     ) -> RunComfyOutput:
+        deadline = time.monotonic() + timeout
+        return await self._wait(
+            job, model_id, timeout, deadline, poll_interval, max_poll_interval, on_status, cancel_on_interrupt
+        )
+
+    async def _wait(
+        self,
+        job: Job | str,
+        model_id: str | None,
+        timeout: float,
+        deadline: float,
+        poll_interval: float,
+        max_poll_interval: float,
+        on_status: StatusCallback | None,
+        cancel_on_interrupt: bool = True,
+    ) -> RunComfyOutput:
         rid = job.request_id if isinstance(job, Job) else job
         model_id = model_id or (job.model_id if isinstance(job, Job) else None)
-        deadline = time.monotonic() + timeout
         delay = poll_interval
         last: JobStatus | None = None
         try:
             while True:
-                status = await self.status(rid)
+                status = await self._call("status", rid, JobStatus, deadline)
                 if on_status is not None and (last is None or status != last):
                     outcome = on_status(status)
                     if isinstance(outcome, Awaitable):
                         await outcome
                 last = status
                 if status.is_final:
-                    result = await self.result(rid)
+                    result = await self._call("result", rid, JobResult, deadline)
                     if result.status in ("in_queue", "in_progress") and time.monotonic() + delay < deadline:
                         await asyncio.sleep(delay)
                         continue
@@ -352,6 +466,8 @@ class AsyncClient(BaseClient):
                     raise _timeout_error(rid, timeout, model_id)
                 await asyncio.sleep(delay)
                 delay = min(delay * POLL_FACTOR, max_poll_interval)
+        except DeadlineExceeded:
+            raise _timeout_error(rid, timeout, model_id) from None
         except (KeyboardInterrupt, asyncio.CancelledError):
             if cancel_on_interrupt and (last is None or last.is_queued):
                 with contextlib.suppress(RunComfyError, asyncio.CancelledError):
@@ -368,15 +484,11 @@ class AsyncClient(BaseClient):
         on_status: StatusCallback | None = None,
         check_media: bool = True,
     ) -> RunComfyOutput:
+        deadline = time.monotonic() + timeout
         model = as_input(input, strict=self.strict_inputs)
-        job = await self.submit(model, check_media=check_media)
-        return await self.wait(
-            job,
-            model_id=model.runcomfy_model_id,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            on_status=on_status,
+        job = await self._submit(model, check_media, deadline)
+        return await self._wait(
+            job, model.runcomfy_model_id, timeout, deadline, poll_interval, max_poll_interval, on_status
         )
 
     async def run_many(

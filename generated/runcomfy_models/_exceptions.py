@@ -7,8 +7,9 @@
     ├── ConfigurationError          no usable token or base URL: nothing was sent
     ├── UnknownInputError           strict inputs: a key the schema does not name (nothing sent)
     ├── APIConnectionError          the request did not get an answer
-    │   └── APITimeoutError         ... within the timeout
-    │       └── JobTimeoutError     ``run``/``wait`` reached its deadline; the job keeps running
+    │   ├── APITimeoutError         ... within the timeout (or the call's deadline)
+    │   │   └── JobTimeoutError     ``run``/``wait`` reached its deadline; the job keeps running
+    │   └── APIResponseValidationError  ... that this client can read (not JSON, wrong shape, too large)
     ├── SubmitUncertainError        a submit may have reached the server: the job may exist
     ├── APIStatusError              the server answered with an error
     │   ├── AuthenticationError        401
@@ -119,6 +120,11 @@ class APITimeoutError(APIConnectionError):
 
 class JobTimeoutError(APITimeoutError):
     """``run``/``wait`` reached its ``timeout``; the job keeps running (resume with ``wait``)."""
+
+
+class APIResponseValidationError(APIConnectionError):
+    """A 2xx reply that is not the documented shape: not JSON, not an object, a missing or unusable
+    field, or larger than the client's cap. (Retried like a dropped connection where that is safe.)"""
 
 
 class SubmitUncertainError(RunComfyError):

@@ -13,7 +13,13 @@ Reading, per value:
   the format needs it (a JPEG whose frame header sits after a large EXIF block; an MP4 whose
   ``moov`` box is at the end: then a ranged read at that offset), and never more than
   :data:`MAX_PROBE_BYTES` in all.
-* a local path or ``file://`` URL, and ``data:`` URIs: the same parsers, without network.
+* ``data:`` URIs (at most :data:`MAX_DATA_URI_CHARS`): the same parsers, without network.
+* anything else (a bare path, ``file://``, ``ftp://`` …) is refused before any I/O: no local file
+  is ever opened here.
+
+Every HTTP body is read raw and decoded here, so :data:`MAX_PROBE_BYTES` holds for the decoded bytes
+whatever the status (200 or 206) or ``Content-Encoding``; one probe (all its requests) ends within
+:data:`PROBE_DEADLINE` seconds. Messages show URLs without credentials or query strings.
 
 ``file_size_mb`` counts megabytes of 1,000,000 bytes (RunComfy writes "MB"/"Mo", the SI unit).
 
@@ -26,28 +32,34 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import io
-import os
 import re
 import struct
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import httpx
 
 from ._base import RunComfyInput
+from ._base_client import BodyLimitError, BoundedBody, bounded_timeout, scrub
 from ._containers import ContainerError, MediaInfo, Reader, read_mp4, read_wav, read_webm, sniff
 from ._exceptions import Hint, MediaProbeError, MediaValidationError
 from ._rules import MediaRule
+from ._urls import redact_url
 
 HEAD_BYTES = 64 * 1024
 MAX_PROBE_BYTES = 8 * 1024 * 1024
 """Cap on the bytes read from one media value, all reads together."""
 PROBE_TIMEOUT = httpx.Timeout(10.0)
+PROBE_DEADLINE = 30.0
+"""Seconds one value's probe may take, all its requests and reads together."""
+MAX_DATA_URI_CHARS = 64 * 1024 * 1024
+"""Cap on a ``data:`` URI's length (about 48 MB of base64-encoded media)."""
 
 Metric = Callable[[MediaInfo], "float | None"]
 METRICS: dict[str, Metric] = {}
@@ -121,7 +133,7 @@ class Violation:
 def _image_reader(size: int | None, head: bytes) -> Reader:
     """Pillow's lazy ``Image.open`` reads only the header; feed it more bytes until it can."""
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import UnidentifiedImageError
     except ImportError:  # the client installed without its media extra
         raise ContainerError(
             "measuring an image needs Pillow, which is not installed: pip install 'runcomfy-models[media]'"
@@ -129,9 +141,7 @@ def _image_reader(size: int | None, head: bytes) -> Reader:
     data = head
     while True:
         try:
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                return MediaInfo((image.format or "image").lower(), width=width, height=height)
+            return _image_header(data)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as exc:
             if size is not None and len(data) >= size:
                 raise ContainerError(f"not an image format this client can read ({exc})") from None
@@ -144,6 +154,32 @@ def _image_reader(size: int | None, head: bytes) -> Reader:
             if len(more) <= len(data):
                 raise ContainerError(f"truncated or unreadable image ({exc})") from None
             data = more
+
+
+def _image_header(data: bytes) -> MediaInfo:
+    """Format and size from an image header. A header claiming a huge size is measured, not refused:
+    Pillow's decompression-bomb guard is for decoding pixels, which a probe never does."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            return MediaInfo((image.format or "image").lower(), width=width, height=height)
+    except Image.DecompressionBombError:
+        pass
+    # Image.open's own loop over the registered formats, without its pixel-count guard.
+    Image.init()
+    for format_id in Image.ID:
+        factory, accept = Image.OPEN[format_id]
+        if accept is not None and not accept(data[:16]):
+            continue
+        try:
+            image = factory(io.BytesIO(data), "")
+        except (SyntaxError, IndexError, TypeError, struct.error, OSError, ValueError):
+            continue
+        width, height = image.size
+        return MediaInfo((image.format or "image").lower(), width=width, height=height)
+    raise ValueError("not a known image format")
 
 
 def analyse(size: int | None, head: bytes) -> Reader:
@@ -160,18 +196,32 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
 def _data_uri(value: str) -> bytes:
+    if len(value) > MAX_DATA_URI_CHARS:
+        raise ContainerError(f"the data: URI is longer than the cap of {MAX_DATA_URI_CHARS} characters")
     header, _, payload = value.partition(",")
-    if ";base64" in header:
-        return base64.b64decode(payload, validate=False)
+    if ";base64" in header.lower():
+        try:
+            return base64.b64decode(payload, validate=False)
+        except binascii.Error as exc:
+            raise ContainerError(f"the data: URI's base64 is invalid ({exc})") from None
     return unquote(payload).encode("latin-1", "replace")
 
 
-def _local_path(value: str) -> Path | None:
-    if value.startswith("file://"):
-        return Path(unquote(urlsplit(value).path))
-    if "://" not in value and not value.startswith("data:"):
-        return Path(value)
-    return None
+class _SchemeRefused(ContainerError):
+    """A media value that is neither an http(s) URL nor a ``data:`` URI."""
+
+
+def _kind(value: str) -> str:
+    """``http`` or ``data``; anything else is refused before any I/O."""
+    head = value[:8].lower()
+    if head.startswith(("http://", "https://")):
+        return "http"
+    if head.startswith("data:"):
+        return "data"
+    raise _SchemeRefused(
+        "is not an http(s) URL or a data: URI: RunComfy fetches media by URL, so a local path, "
+        "a file:// URL or another scheme is refused (no local file is read)"
+    )
 
 
 @contextmanager
@@ -179,15 +229,20 @@ def _probe_errors(field: str, index: int | None, value: str) -> Iterator[None]:
     """Whatever stops a measurement becomes one :class:`MediaProbeError` naming the field and value."""
     try:
         yield
-    except ContainerError as exc:
+    except _SchemeRefused as exc:
+        where = field if index is None else f"{field}[{index}]"
+        raise MediaProbeError(f"{where}: {redact_url(value)!r} {exc}") from None
+    except (ContainerError, BodyLimitError) as exc:
         raise _probe_error(field, index, value, str(exc)) from None
+    except (asyncio.TimeoutError, TimeoutError):
+        raise _probe_error(field, index, value, "no answer within the probe deadline") from None
     except (OSError, ValueError, httpx.HTTPError) as exc:
-        raise _probe_error(field, index, value, f"{type(exc).__name__}: {exc}") from None
+        raise _probe_error(field, index, value, f"{type(exc).__name__}: {scrub(str(exc))[:300]}") from None
 
 
 def _probe_error(field: str, index: int | None, value: str, reason: str) -> MediaProbeError:
     where = field if index is None else f"{field}[{index}]"
-    shown = value if len(value) <= 120 else value[:117] + "..."
+    shown = redact_url(value)
     return MediaProbeError(
         f"could not measure {where} ({shown}): {reason}. This is not a rule violation",
         hints=[Hint.of("skip_media_check")],
@@ -197,26 +252,35 @@ def _probe_error(field: str, index: int | None, value: str, reason: str) -> Medi
 class _Fetch:
     """Byte source over HTTP, remembering what the server supports."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, deadline: float) -> None:
         self.url = url
+        self.deadline = deadline
         self.size: int | None = None
         self.ranges = True
         self.bytes_read = 0
         self.round_trips = 0
 
 
+def _length(text: str) -> int:
+    size = int(text)
+    if size < 0:
+        raise ContainerError(f"the server gave a negative size ({size})")
+    return size
+
+
 def _size_from(response: httpx.Response) -> int | None:
     match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
     if match and match.group(3) != "*":
-        return int(match.group(3))
+        return _length(match.group(3))
     if response.status_code == 200 and "Content-Length" in response.headers:
-        return int(response.headers["Content-Length"])
+        return _length(response.headers["Content-Length"])
     return None
 
 
 class _ProberBase:
-    def __init__(self) -> None:
+    def __init__(self, deadline: float = PROBE_DEADLINE) -> None:
         self._cache: dict[str, MediaInfo] = {}
+        self.deadline = deadline
         self.bytes_read = 0
         self.round_trips = 0
 
@@ -262,45 +326,49 @@ class _ProberBase:
                 )
         return found
 
-    @staticmethod
-    def _local(value: str) -> tuple[int, Callable[[int, int], bytes]]:
-        if value.startswith("data:"):
-            blob = _data_uri(value)
-            return len(blob), lambda offset, length: blob[offset : offset + length]
-        path = _local_path(value)
-        assert path is not None
-        size = os.path.getsize(path)
-
-        def read(offset: int, length: int) -> bytes:
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                return handle.read(length)
-
-        return size, read
+    def _ends(self, deadline: float | None) -> float:
+        """When one probe must end: :attr:`deadline` seconds from now, or the caller's deadline."""
+        ends = time.monotonic() + self.deadline
+        return ends if deadline is None else min(ends, deadline)
 
     # HTTP reading, shared by both probers (they differ only in how they wait) ------------------
     def _plan(self, fetch: _Fetch, offset: int, length: int) -> dict[str, str]:
-        """Headers for the next read; refuses a read that would pass the cap."""
+        """Headers for the next read; refuses a read that would pass the cap or the deadline."""
         limit = length if fetch.ranges else offset + length
         if fetch.bytes_read + limit > MAX_PROBE_BYTES:
             raise ContainerError(f"reading it would pass the probe cap of {MAX_PROBE_BYTES} bytes")
+        if time.monotonic() >= fetch.deadline:
+            raise TimeoutError
         fetch.round_trips += 1
         self.round_trips += 1
-        return {"Range": f"bytes={offset}-{offset + length - 1}"} if fetch.ranges else {}
+        headers = {"Accept-Encoding": "identity"}
+        if fetch.ranges:
+            headers["Range"] = f"bytes={offset}-{offset + length - 1}"
+        return headers
 
     @staticmethod
-    def _accept(fetch: _Fetch, reply: httpx.Response, offset: int, length: int) -> int:
-        """Check the reply's status, learn the size; returns how many body bytes to read."""
-        if reply.status_code >= 400:
+    def _timeout(timeout: httpx.Timeout, fetch: _Fetch) -> httpx.Timeout:
+        return bounded_timeout(timeout, fetch.deadline)
+
+    @staticmethod
+    def _body(fetch: _Fetch, reply: httpx.Response, offset: int, length: int) -> BoundedBody:
+        """Check the reply's status and learn the size; the body's reader, capped while it reads:
+        a 206 at the bytes asked for, a 200 (Range ignored: the body starts at byte 0) stops once
+        it holds them, and neither passes what is left of :data:`MAX_PROBE_BYTES`."""
+        if reply.status_code not in (200, 206):
             raise ContainerError(f"the server answered HTTP {reply.status_code}")
         if fetch.size is None:
             fetch.size = _size_from(reply)
-        if reply.status_code == 200:  # Range ignored: the body starts at byte 0
+        room = MAX_PROBE_BYTES - fetch.bytes_read
+        if reply.status_code == 200:
             fetch.ranges = False
-            return offset + length
-        return length
+            return BoundedBody(reply.headers, room, fetch.deadline, stop_at=offset + length)
+        return BoundedBody(reply.headers, min(length, room), fetch.deadline)
 
-    def _slice(self, fetch: _Fetch, reply: httpx.Response, data: bytes, offset: int, length: int) -> bytes:
+    def _slice(
+        self, fetch: _Fetch, reply: httpx.Response, body: BoundedBody, offset: int, length: int
+    ) -> bytes:
+        data = bytes(body.data)
         fetch.bytes_read += len(data)
         self.bytes_read += len(data)
         return data[offset : offset + length] if reply.status_code == 200 else data[:length]
@@ -316,15 +384,16 @@ class _ProberBase:
         fetch.round_trips += 1
         self.round_trips += 1
         if "Content-Length" in reply.headers:
-            fetch.size = int(reply.headers["Content-Length"])
+            fetch.size = _length(reply.headers["Content-Length"])
 
-    def _measure_local(self, value: str) -> MediaInfo:
-        size, read = self._local(value)
-        reader = analyse(size, read(0, HEAD_BYTES))
+    def _measure_data(self, value: str) -> MediaInfo:
+        blob = _data_uri(value)
+        reader = analyse(len(blob), blob[:HEAD_BYTES])
         try:
             request = next(reader)
             while True:
-                request = reader.send(read(*request))
+                offset, length = request
+                request = reader.send(blob[offset : offset + length])
         except StopIteration as done:
             info: MediaInfo = done.value
             return info
@@ -333,45 +402,56 @@ class _ProberBase:
 class MediaProber(_ProberBase):
     """Synchronous prober; probes are cached per URL for the life of the client."""
 
-    def __init__(self, http: httpx.Client, timeout: httpx.Timeout = PROBE_TIMEOUT) -> None:
-        super().__init__()
+    def __init__(
+        self, http: httpx.Client, timeout: httpx.Timeout = PROBE_TIMEOUT, deadline: float = PROBE_DEADLINE
+    ) -> None:
+        super().__init__(deadline)
         self._http = http
-        self._timeout = timeout
+        self._timeout_config = timeout
 
-    def check(self, model: RunComfyInput) -> list[Violation]:
+    def check(self, model: RunComfyInput, deadline: float | None = None) -> list[Violation]:
+        """Every violation of ``model``'s media rules; ``deadline`` (``time.monotonic()``) caps the
+        probes' own deadline (a ``run``'s overall deadline)."""
         targets = self.targets(model)
         infos: dict[str, MediaInfo] = {}
         for _rule, field, index, value in targets:
             if value not in infos:
-                infos[value] = self.measure(value, field, index)
+                infos[value] = self.measure(value, field, index, deadline)
         return self.violations(targets, infos)
 
-    def measure(self, value: str, field: str = "value", index: int | None = None) -> MediaInfo:
+    def measure(
+        self, value: str, field: str = "value", index: int | None = None, deadline: float | None = None
+    ) -> MediaInfo:
         if value not in self._cache:
             with _probe_errors(field, index, value):
-                is_http = value.startswith(("http://", "https://"))
-                self._cache[value] = self._measure_http(value) if is_http else self._measure_local(value)
+                if _kind(value) == "http":
+                    self._cache[value] = self._measure_http(value, self._ends(deadline))
+                else:
+                    self._cache[value] = self._measure_data(value)
         return self._cache[value]
 
     def _get(self, fetch: _Fetch, offset: int, length: int) -> bytes:
         """Bytes [offset, offset+length): a ranged GET, or a streamed GET from 0 if ranges are ignored."""
         headers = self._plan(fetch, offset, length)
+        timeout = self._timeout(self._timeout_config, fetch)
         with self._http.stream(
-            "GET", fetch.url, headers=headers, timeout=self._timeout, follow_redirects=True
+            "GET", fetch.url, headers=headers, timeout=timeout, follow_redirects=True
         ) as reply:
-            limit = self._accept(fetch, reply, offset, length)
-            chunks = bytearray()
-            for chunk in reply.iter_bytes():
-                chunks += chunk
-                if len(chunks) >= limit and reply.status_code == 200:
+            body = self._body(fetch, reply, offset, length)
+            for chunk in reply.iter_raw():
+                if body.feed(chunk):
                     break  # Range ignored: stop reading, the rest of the file is not needed
-        return self._slice(fetch, reply, bytes(chunks), offset, length)
+        return self._slice(fetch, reply, body, offset, length)
 
-    def _measure_http(self, url: str) -> MediaInfo:
-        fetch = _Fetch(url)
+    def _measure_http(self, url: str, ends: float) -> MediaInfo:
+        fetch = _Fetch(url, ends)
         head = self._get(fetch, 0, HEAD_BYTES)
         if self._needs_head(fetch, head):
-            self._count_head(fetch, self._http.head(url, timeout=self._timeout, follow_redirects=True))
+            timeout = self._timeout(self._timeout_config, fetch)
+            headers = {"Accept-Encoding": "identity"}
+            self._count_head(
+                fetch, self._http.head(url, headers=headers, timeout=timeout, follow_redirects=True)
+            )
         reader = analyse(fetch.size, head)
         try:
             request = next(reader)
@@ -385,46 +465,59 @@ class MediaProber(_ProberBase):
 class AsyncMediaProber(_ProberBase):
     """Asynchronous prober: the values of one input (and array items) are measured concurrently."""
 
-    def __init__(self, http: httpx.AsyncClient, timeout: httpx.Timeout = PROBE_TIMEOUT) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        timeout: httpx.Timeout = PROBE_TIMEOUT,
+        deadline: float = PROBE_DEADLINE,
+    ) -> None:
+        super().__init__(deadline)
         self._http = http
-        self._timeout = timeout
+        self._timeout_config = timeout
 
-    async def check(self, model: RunComfyInput) -> list[Violation]:
+    async def check(self, model: RunComfyInput, deadline: float | None = None) -> list[Violation]:
         targets = self.targets(model)
         unique: dict[str, tuple[str, int | None]] = {}
         for _rule, field, index, value in targets:
             unique.setdefault(value, (field, index))
-        measured = await asyncio.gather(*(self.measure(v, f, i) for v, (f, i) in unique.items()))
+        measured = await asyncio.gather(*(self.measure(v, f, i, deadline) for v, (f, i) in unique.items()))
         return self.violations(targets, dict(zip(unique, measured, strict=True)))
 
-    async def measure(self, value: str, field: str = "value", index: int | None = None) -> MediaInfo:
+    async def measure(
+        self, value: str, field: str = "value", index: int | None = None, deadline: float | None = None
+    ) -> MediaInfo:
         if value not in self._cache:
             with _probe_errors(field, index, value):
-                is_http = value.startswith(("http://", "https://"))
-                self._cache[value] = (
-                    await self._measure_http(value) if is_http else self._measure_local(value)
-                )
+                if _kind(value) == "http":
+                    ends = self._ends(deadline)
+                    info = await asyncio.wait_for(
+                        self._measure_http(value, ends), max(0.0, ends - time.monotonic())
+                    )
+                else:
+                    info = self._measure_data(value)
+                self._cache[value] = info
         return self._cache[value]
 
     async def _get(self, fetch: _Fetch, offset: int, length: int) -> bytes:
         headers = self._plan(fetch, offset, length)
+        timeout = self._timeout(self._timeout_config, fetch)
         async with self._http.stream(
-            "GET", fetch.url, headers=headers, timeout=self._timeout, follow_redirects=True
+            "GET", fetch.url, headers=headers, timeout=timeout, follow_redirects=True
         ) as reply:
-            limit = self._accept(fetch, reply, offset, length)
-            chunks = bytearray()
-            async for chunk in reply.aiter_bytes():
-                chunks += chunk
-                if len(chunks) >= limit and reply.status_code == 200:
+            body = self._body(fetch, reply, offset, length)
+            async for chunk in reply.aiter_raw():
+                if body.feed(chunk):
                     break  # a 206 body is read to its end, so the connection can serve the next probe
-        return self._slice(fetch, reply, bytes(chunks), offset, length)
+        return self._slice(fetch, reply, body, offset, length)
 
-    async def _measure_http(self, url: str) -> MediaInfo:
-        fetch = _Fetch(url)
+    async def _measure_http(self, url: str, ends: float) -> MediaInfo:
+        fetch = _Fetch(url, ends)
         head = await self._get(fetch, 0, HEAD_BYTES)
         if self._needs_head(fetch, head):
-            self._count_head(fetch, await self._http.head(url, timeout=self._timeout, follow_redirects=True))
+            timeout = self._timeout(self._timeout_config, fetch)
+            headers = {"Accept-Encoding": "identity"}
+            reply = await self._http.head(url, headers=headers, timeout=timeout, follow_redirects=True)
+            self._count_head(fetch, reply)
         reader = analyse(fetch.size, head)
         try:
             request = next(reader)

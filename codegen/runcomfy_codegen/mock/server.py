@@ -24,6 +24,9 @@ from runcomfy_codegen.mock.media import make_png, make_video
 DEFAULT_TOKEN = "mock-token"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+MAX_BODY_BYTES = 128 * 1024 * 1024
+"""Request bodies over this are refused with 413 before a byte of them is read (room for a
+data: URI at the client's 64 Mi-character cap)."""
 
 
 def _example_output(output_class: Any, media_base: str) -> dict[str, Any]:
@@ -79,6 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
+        self._answered = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -100,13 +104,68 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, body)
 
     # Routing ----------------------------------------------------------------------------------
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer and close without reading the body: drain briefly so the client sees the reply."""
+        self.close_connection = True
+        self._send(
+            status, json.dumps({"message": message}).encode(), "application/json", {"Connection": "close"}
+        )
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(1.0)
+            for _ in range(64):  # at most 4 MiB or 1 s of the unread body
+                if not self.connection.recv(65536):
+                    break
+
+    def _authorized(self) -> bool:
+        return self.headers.get("Authorization") == f"Bearer {self.server.mock.token}"
+
+    def _body(self) -> bytes | None:
+        """The request body, or ``None`` after answering 400/411/413 (nothing read past the cap)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._refuse(411, "a request body needs a Content-Length")
+            return None
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if len(lengths) > 1:
+            self._refuse(400, "conflicting Content-Length headers")
+            return None
+        text = lengths.pop() if lengths else "0"
+        if not text.isdigit():
+            self._refuse(400, f"malformed Content-Length {text[:40]!r}")
+            return None
+        length = int(text)
+        if length > MAX_BODY_BYTES:
+            self._refuse(413, f"request body of {length} bytes is over the limit of {MAX_BODY_BYTES}")
+            return None
+        return self.rfile.read(length) if length else b""
+
     def _dispatch(self, method: str) -> None:
+        try:
+            self._route(method)
+        except Exception as exc:  # a bug or a request the routes did not expect: answer, never drop
+            if not getattr(self, "_answered", False):
+                with contextlib.suppress(OSError):
+                    self._error(500, f"mock server error: {type(exc).__name__}")
+            self.close_connection = True
+
+    def _route(self, method: str) -> None:
+        self._answered = False
         mock = self.server.mock
         mock.receive(method, self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
-        fault = self._fault(method, path)
+        has_body = self.headers.get("Content-Length", "0").strip() not in ("", "0")
+        if has_body and path.startswith("/v1/") and not self._authorized():
+            self._refuse(401, "missing or invalid bearer token")  # without reading the body
+            return
+        raw = self._body()
+        if raw is None:
+            return
+        try:
+            fault = self._fault(method, path)
+        except ValueError as exc:
+            self._error(400, f"bad X-Mock-Fault header: {exc}")
+            return
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)
             fault = None
@@ -124,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not path.startswith("/v1/"):
             self._error(404, f"no route {method} {path}")
             return
-        if self.headers.get("Authorization") != f"Bearer {mock.token}":
+        if not self._authorized():
             self._error(401, "missing or invalid bearer token")
             return
         parts = path.split("/")
@@ -201,8 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             payload = json.loads(raw or b"null")
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             self._error(400, f"body is not JSON: {exc}")
+            return
+        except RecursionError:
+            self._error(400, "body is not JSON this server reads: nested too deeply")
             return
         from pydantic import ValidationError
 

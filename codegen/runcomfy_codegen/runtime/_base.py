@@ -6,17 +6,20 @@ import difflib
 import warnings
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic_core import CoreSchema
 
 from ._exceptions import Hint, UnknownInputError, UnknownInputWarning
 from ._rules import MediaRule
+from ._types import with_ecma_patterns
 
 
 class RunComfyModel(BaseModel):
     """Shared configuration: JSON Schema semantics rather than pydantic's lax coercions.
 
     * ``strict``: ``"5"`` is not an integer and ``1`` is not a string, as in JSON Schema;
-    * ``python-re``: ``pattern`` is matched with Python's ``re.search``, as jsonschema does;
+    * ``pattern`` follows ECMA-262 and runs in linear time: every ``str`` pattern of the core schema
+      is replaced by :func:`~._types.pattern_check` (see ``_types``), whatever engine is configured;
     * payloads are read by original (alias) names; the constructor also takes Python names;
     * extra properties are allowed unless the schema says ``additionalProperties: false``
       (a generated class then sets ``extra="forbid"``).
@@ -31,6 +34,10 @@ class RunComfyModel(BaseModel):
         protected_namespaces=(),
         use_enum_values=True,
     )
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return with_ecma_patterns(handler(source))  # type: ignore[no-any-return]
 
     def __init__(self, /, **data: Any) -> None:
         """Build from keyword arguments by Python name (``class_=...``) or original name.

@@ -1,4 +1,4 @@
-"""Annotated types the generated models use to follow JSON Schema exactly.
+r"""Annotated types the generated models use to follow JSON Schema exactly.
 
 pydantic's strict mode gets most of JSON Schema right; these aliases cover the rest:
 
@@ -11,15 +11,29 @@ pydantic's strict mode gets most of JSON Schema right; these aliases cover the r
   out (``None`` means *not sent*), but an explicit ``null`` is refused.
 * :class:`JsonSchemaCheck`: the keywords pydantic cannot state exactly (``not``, ``oneOf``,
   ``uniqueItems``, ``multipleOf`` on floats …) are checked by jsonschema on the raw value.
+* :func:`ecma_search`: ``pattern`` as JSON Schema specifies it (ECMA-262, Unicode mode), matched in
+  linear time (see below); used for ``Field(pattern=...)`` and inside ``JsonSchemaCheck``.
+
+Patterns. JSON Schema's ``pattern`` is an ECMA-262 regular expression, searched (not anchored).
+Each pattern is translated once into the syntax of Rust's ``regex`` crate (pydantic-core's
+engine: no backtracking, time linear in the input) with ECMA-262's meanings: ``\d``/``\w``/``\b``
+are ASCII, ``\s`` is ECMA's whitespace set, ``.`` stops at line terminators, ``$`` matches at the
+very end only (Python's ``re``, and so jsonschema, also match before a final ``\n``: here the spec
+wins), ``\p{...}`` works, ``\cX``, ``\uXXXX``, ``\u{...}`` escapes. Only a pattern the linear
+engine cannot run (lookaround, backreferences) falls back to Python's ``re`` (translated the same
+way), on strings of at most :data:`FALLBACK_MAX_CHARS` characters: a longer string is refused with
+its own error rather than risking catastrophic backtracking.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+import re
+from collections.abc import Callable
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic_core import PydanticCustomError, SchemaValidator, core_schema
 
 T = TypeVar("T")
 
@@ -80,7 +94,7 @@ class JsonSchemaCheck:
     @cached_property
     def _validator(self) -> Any:
         try:
-            from jsonschema import Draft202012Validator
+            return ecma_validator(self.schema)
         except ImportError:  # the client installed without its jsonschema extra
             keywords = ", ".join(sorted(self.schema)) if isinstance(self.schema, dict) else repr(self.schema)
             raise ModuleNotFoundError(
@@ -88,7 +102,6 @@ class JsonSchemaCheck:
                 "which is not installed: pip install 'runcomfy-models[jsonschema]'",
                 name="jsonschema",
             ) from None
-        return Draft202012Validator(self.schema)
 
     def validate(self, value: Any) -> Any:
         raw = _as_json(value)
@@ -109,3 +122,378 @@ class JsonSchemaCheck:
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
         return core_schema.no_info_before_validator_function(self.validate, handler(source))
+
+
+# --- ECMA-262 patterns, in linear time ------------------------------------------------------------
+
+FALLBACK_MAX_CHARS = 10_000
+"""Longest string a pattern that needs Python's backtracking ``re`` is run on."""
+
+_Ranges = tuple[tuple[int, int], ...]
+_DIGIT: _Ranges = ((0x30, 0x39),)
+_WORD: _Ranges = ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A))
+_SPACE: _Ranges = (
+    (0x09, 0x0D),
+    (0x20, 0x20),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+    (0xFEFF, 0xFEFF),
+)
+_LINE_END: _Ranges = ((0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029))
+_CLASSES = {"d": _DIGIT, "w": _WORD, "s": _SPACE}
+
+
+def _complement(ranges: _Ranges) -> _Ranges:
+    out, start = [], 0
+    for low, high in ranges:
+        if low > start:
+            out.append((start, low - 1))
+        start = high + 1
+    if start <= 0x10FFFF:
+        out.append((start, 0x10FFFF))
+    return tuple(out)
+
+
+class _Syntax:
+    """How one target engine spells what an ECMA-262 pattern means."""
+
+    def __init__(self, rust: bool) -> None:
+        self.rust = rust
+
+    def char(self, code: int) -> str:
+        return f"\\x{{{code:X}}}" if self.rust else f"\\U{code:08X}"
+
+    def ranges(self, ranges: _Ranges) -> str:
+        return "".join(self.char(a) if a == b else f"{self.char(a)}-{self.char(b)}" for a, b in ranges)
+
+    def end(self) -> str:
+        return "$" if self.rust else "\\Z"
+
+    def boundary(self, negated: bool) -> str:
+        inner = "\\B" if negated else "\\b"
+        return f"(?-u:{inner})" if self.rust else f"(?a:{inner})"
+
+    def nothing(self) -> str:
+        return "[^\\x{0}-\\x{10FFFF}]" if self.rust else "(?!)"
+
+
+class PatternError(ValueError):
+    """A ``pattern`` that is not an ECMA-262 regular expression either engine can run."""
+
+
+def _escape_code(pattern: str, i: int) -> tuple[int | None, int]:
+    """The code point of the escape at ``pattern[i]`` (the char after the backslash), and the next index."""
+    c = pattern[i]
+    simple = {"t": 9, "n": 10, "v": 11, "f": 12, "r": 13, "0": 0}
+    if c in simple and not (c == "0" and pattern[i + 1 : i + 2].isdigit()):
+        return simple[c], i + 1
+    if c == "c" and i + 1 < len(pattern) and pattern[i + 1].isascii() and pattern[i + 1].isalpha():
+        return ord(pattern[i + 1]) % 32, i + 2
+    if c == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", pattern[i + 1 : i + 3]):
+        return int(pattern[i + 1 : i + 3], 16), i + 3
+    if c == "u":
+        braced = re.match(r"\{([0-9A-Fa-f]{1,6})\}", pattern[i + 1 :])
+        if braced:
+            return int(braced.group(1), 16), i + 1 + braced.end()
+        if re.fullmatch(r"[0-9A-Fa-f]{4}", pattern[i + 1 : i + 5]):
+            code = int(pattern[i + 1 : i + 5], 16)
+            low = re.match(r"\\u([Dd][C-Fc-f][0-9A-Fa-f]{2})", pattern[i + 5 :])
+            if 0xD800 <= code <= 0xDBFF and low:  # a surrogate pair spelled as two escapes
+                return 0x10000 + ((code - 0xD800) << 10) + (int(low.group(1), 16) - 0xDC00), i + 11
+            return code, i + 5
+    if not c.isalnum():
+        return ord(c), i + 1  # an escaped punctuation character stands for itself
+    return None, i
+
+
+def translate(pattern: str, *, rust: bool) -> str:
+    """``pattern`` (ECMA-262, Unicode mode) in the syntax of Rust's ``regex`` or Python's ``re``."""
+    syntax = _Syntax(rust)
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= n:
+                raise PatternError("a pattern cannot end with a backslash")
+            e = pattern[i + 1]
+            if e.lower() in _CLASSES:
+                ranges = _CLASSES[e.lower()]
+                out.append(f"[{syntax.ranges(ranges if e.islower() else _complement(ranges))}]")
+                i += 2
+            elif e in "bB":
+                out.append(syntax.boundary(e == "B"))
+                i += 2
+            elif e in "pP":
+                out.append(pattern[i : i + 2])
+                i += 2
+            elif e == "k" and pattern[i + 2 : i + 3] == "<":
+                close = pattern.find(">", i)
+                if close < 0:
+                    raise PatternError("an unclosed \\k<name>")
+                out.append(f"(?P={pattern[i + 3 : close]})")
+                i = close + 1
+            elif e.isdigit() and e != "0":
+                digits = re.match(r"\d+", pattern[i + 1 :])
+                assert digits is not None
+                out.append("\\" + digits.group(0))  # a backreference
+                i += 1 + len(digits.group(0))
+            else:
+                code, j = _escape_code(pattern, i + 1)
+                if code is None:
+                    raise PatternError(f"unknown escape \\{e}")
+                out.append(syntax.char(code))
+                i = j
+        elif c == "[":
+            i = _translate_class(pattern, i, syntax, out)
+        elif c == ".":
+            out.append(f"[^{syntax.ranges(_LINE_END)}]")
+            i += 1
+        elif c == "$":
+            out.append(syntax.end())
+            i += 1
+        elif c == "(" and pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
+            out.append("(?P<")
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _translate_class(pattern: str, i: int, syntax: _Syntax, out: list[str]) -> int:
+    """Translate the class starting at ``pattern[i] == "["``; returns the index after its ``]``."""
+    i += 1
+    negated = pattern.startswith("^", i)
+    i += negated
+    items: list[str] = []
+    previous_is_char = False
+    n = len(pattern)
+    while True:
+        if i >= n:
+            raise PatternError("an unclosed character class")
+        c = pattern[i]
+        if c == "]":
+            i += 1
+            break
+        if c == "\\":
+            if i + 1 >= n:
+                raise PatternError("a pattern cannot end with a backslash")
+            e = pattern[i + 1]
+            if e.lower() in _CLASSES:
+                ranges = _CLASSES[e.lower()]
+                items.append(syntax.ranges(ranges if e.islower() else _complement(ranges)))
+                i += 2
+                previous_is_char = False
+                continue
+            if e in "pP":
+                if not syntax.rust:
+                    raise PatternError("\\p{...} needs the Rust engine")
+                close = pattern.find("}", i)
+                if close < 0:
+                    raise PatternError("an unclosed \\p{...}")
+                items.append(pattern[i : close + 1])
+                i = close + 1
+                previous_is_char = False
+                continue
+            code: int | None = 8 if e == "b" else None
+            if code is not None:
+                i += 2
+            else:
+                code, i = _escape_code(pattern, i + 1)
+                if code is None:
+                    raise PatternError(f"unknown escape \\{e} in a character class")
+            items.append(syntax.char(code))
+            previous_is_char = True
+            continue
+        if c == "-" and previous_is_char and i + 1 < n and pattern[i + 1] != "]":
+            items.append("-")
+            previous_is_char = False
+            i += 1
+            continue
+        items.append(syntax.char(ord(c)) if not c.isalnum() else c)
+        previous_is_char = True
+        i += 1
+    if not items:  # ECMA's [] matches nothing, [^] any character
+        out.append(f"[{syntax.ranges(((0, 0x10FFFF),))}]" if negated else syntax.nothing())
+        return i
+    out.append(f"[{'^' if negated else ''}{''.join(items)}]")
+    return i
+
+
+@lru_cache(maxsize=4096)
+def ecma_matcher(pattern: str) -> Callable[[str], bool]:
+    """A function telling whether ``pattern`` (ECMA-262) matches somewhere in a string.
+
+    Raises :class:`PatternError` for a pattern neither engine can run."""
+    try:
+        rust = translate(pattern, rust=True)
+        validator = SchemaValidator(core_schema.str_schema(pattern=rust, regex_engine="rust-regex"))
+    except (PatternError, Exception):  # pydantic-core's SchemaError: the linear engine cannot run it
+        pass
+    else:
+        return validator.isinstance_python
+    try:
+        compiled = re.compile(translate(pattern, rust=False))
+    except (re.error, PatternError, OverflowError) as exc:
+        raise PatternError(str(exc)) from None
+
+    def search(text: str) -> bool:
+        if len(text) > FALLBACK_MAX_CHARS:
+            raise PatternError(
+                f"the pattern needs backtracking (lookaround or backreferences), which is run on strings "
+                f"of at most {FALLBACK_MAX_CHARS} characters; this one has {len(text)}"
+            )
+        return compiled.search(text) is not None
+
+    return search
+
+
+def ecma_search(pattern: str, text: str) -> bool:
+    """Does ``pattern`` (ECMA-262) match somewhere in ``text``? (See the module's notes.)"""
+    return ecma_matcher(pattern)(text)
+
+
+def pattern_check(pattern: str) -> Callable[[str], str]:
+    """The validator that stands for ``pattern`` in a pydantic core schema."""
+    matcher = ecma_matcher(pattern)
+
+    def check(value: str) -> str:
+        try:
+            matched = matcher(value)
+        except PatternError as exc:
+            raise PydanticCustomError("string_pattern_input_too_long", str(exc)) from None
+        if not matched:
+            raise PydanticCustomError(
+                "string_pattern_mismatch", "String should match pattern '{pattern}'", {"pattern": pattern}
+            )
+        return value
+
+    return check
+
+
+def with_ecma_patterns(schema: Any) -> Any:
+    """``schema`` (a pydantic core schema) with each ``str`` pattern run by :func:`pattern_check`."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "str" and isinstance(schema.get("pattern"), str):
+            rest = {k: v for k, v in schema.items() if k not in ("pattern", "regex_engine")}
+            return core_schema.no_info_after_validator_function(pattern_check(schema["pattern"]), rest)
+        return {k: with_ecma_patterns(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [with_ecma_patterns(v) for v in schema]
+    return schema
+
+
+def _ecma_matches(pattern: str, text: str) -> bool | str:
+    """``True``/``False``, or why the pattern could not be run on ``text``."""
+    try:
+        return ecma_search(pattern, text)
+    except PatternError as exc:
+        return str(exc)
+
+
+@lru_cache(maxsize=1)
+def ecma_validator_class() -> Any:
+    """jsonschema's Draft 2020-12 validator with ``pattern``, ``patternProperties`` and
+    ``additionalProperties`` matching patterns as ECMA-262 in linear time (:func:`ecma_search`)
+    instead of with Python's ``re``. (``unevaluatedProperties`` next to ``patternProperties`` still
+    uses jsonschema's own matching.)"""
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string"):
+            matched = _ecma_matches(patrn, instance)
+            if matched is False:
+                yield ValidationError(f"{instance!r} does not match {patrn!r}")
+            elif isinstance(matched, str):
+                yield ValidationError(matched)
+
+    def pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Any:
+        if not validator.is_type(instance, "object"):
+            return
+        for patrn, subschema in patterns.items():
+            for key, value in instance.items():
+                matched = _ecma_matches(patrn, key)
+                if isinstance(matched, str):
+                    yield ValidationError(matched)
+                elif matched:
+                    yield from validator.descend(value, subschema, path=key, schema_path=patrn)
+
+    def additional_properties(validator: Any, additional: Any, instance: Any, schema: Any) -> Any:
+        if not validator.is_type(instance, "object"):
+            return
+        properties = schema.get("properties", {})
+        patterns = schema.get("patternProperties", {})
+        extras = [
+            key
+            for key in instance
+            if key not in properties and not any(_ecma_matches(p, key) is True for p in patterns)
+        ]
+        if validator.is_type(additional, "object"):
+            for extra in extras:
+                yield from validator.descend(instance[extra], additional, path=extra)
+        elif not additional and extras:
+            listed = ", ".join(repr(each) for each in sorted(extras, key=str))
+            if patterns:
+                regexes = ", ".join(repr(each) for each in sorted(patterns))
+                yield ValidationError(
+                    f"{listed} {'does' if len(extras) == 1 else 'do'} not match any of the regexes: {regexes}"
+                )
+            else:
+                yield ValidationError(
+                    f"Additional properties are not allowed ({listed} {'was' if len(extras) == 1 else 'were'} unexpected)"
+                )
+
+    return validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator,
+        {
+            "pattern": pattern,
+            "patternProperties": pattern_properties,
+            "additionalProperties": additional_properties,
+        },
+    )
+
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_ONE = (
+    "items",
+    "additionalItems",
+    "additionalProperties",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+)
+
+
+def _without_dialects(schema: Any) -> Any:
+    """``schema`` without ``$schema`` keywords: jsonschema would switch a subschema that names its
+    dialect back to its stock validator (and Python's ``re``); everything here is Draft 2020-12."""
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: v for k, v in schema.items() if k != "$schema"}
+    for key in _SCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: _without_dialects(sub) for name, sub in out[key].items()}
+    for key in _SCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [_without_dialects(sub) for sub in out[key]]
+    for key in _SCHEMA_ONE:
+        if key in out:
+            out[key] = _without_dialects(out[key])
+    return out
+
+
+def ecma_validator(schema: Any) -> Any:
+    """A Draft 2020-12 validator for ``schema`` whose patterns are ECMA-262, in linear time."""
+    return ecma_validator_class()(_without_dialects(schema))

@@ -18,3 +18,44 @@ def submit_path(model_id: str) -> str:
 
 def request_path(request_id: str, action: str) -> str:
     return f"/v1/requests/{quote(request_id, safe='')}/{action}"
+
+
+def redact_url(value: str, limit: int = 120) -> str:
+    """A URL as it may appear in a message or log: no credentials, no query string, no fragment.
+
+    ``https://user:pass@cdn.example/a.png?token=x#f`` → ``https://***@cdn.example/a.png?***``;
+    a ``data:`` URI shows only its media type and length. Anything else is cut to ``limit``.
+    """
+    if value[:5].lower() == "data:":
+        header = value[5:].partition(",")[0][:60]
+        return f"data:{header},... ({len(value)} chars)"
+    value = value.partition("#")[0]
+    value, question, _query = value.partition("?")
+    scheme, sep, rest = value.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        if "@" in authority:
+            authority = "***@" + authority.rpartition("@")[2]
+        value = f"{scheme}{sep}{authority}{slash}{path}"
+    value += "?***" if question else ""
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def is_http_url(value: str) -> bool:
+    """``http://`` or ``https://`` with a host: the only URLs the client reads or downloads."""
+    scheme, sep, rest = value.partition("://")
+    return (
+        bool(sep) and scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0].rpartition("@")[2])
+    )
+
+
+def download_url(value: str) -> str:
+    """``value`` if an output file may be downloaded from it; an output URL with another scheme
+    (``javascript:``, ``file:``, ``ftp:`` …) is refused as a malformed reply, never opened."""
+    from ._exceptions import APIResponseValidationError
+
+    if not is_http_url(value):
+        raise APIResponseValidationError(
+            f"the output URL {redact_url(value)!r} is not an http(s) URL, so it is not downloaded"
+        )
+    return value
