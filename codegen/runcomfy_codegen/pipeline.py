@@ -21,7 +21,7 @@ from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.parse import parse_model
 from runcomfy_codegen.render import environment, render_module
 from runcomfy_codegen.schema import store
-from runcomfy_codegen.schema.loader import load_document, load_model
+from runcomfy_codegen.schema.loader import LoadedSchema, json_depth_exceeds, load_document, load_model
 from runcomfy_codegen.schema.store import ModelFiles
 from runcomfy_codegen.write import HEADER, TreeDiff, compare_tree, write_tree
 
@@ -80,7 +80,29 @@ def render_schema(
         output_document = {"output": {"type": "object"}}
     loaded_in = load_document(input_schema, input_file, allow_unknown=allow_unknown)
     loaded_out = load_document(output_document, output_file, allow_unknown=allow_unknown)
-    return render_module(parse_model(model_id, module_name(model_id), loaded_in, loaded_out))
+    text = render_module(parse_model(model_id, module_name(model_id), loaded_in, loaded_out))
+    _compiles_if_deep(text, loaded_in, loaded_out)
+    return text
+
+
+DEEP = 40
+"""Schemas nested deeper than this (JSON levels, after ``$ref`` resolution) get their module compiled."""
+
+
+def _compiles_if_deep(text: str, *loaded: LoadedSchema) -> None:
+    """A module that would not compile is never reported as built. Depth is what can break it (the
+    loader bounds it, see :mod:`.schema.loader`); a module from a deep schema is compiled to make sure,
+    the rest skip the cost."""
+    deep = next((s for s in loaded if json_depth_exceeds(s.resolved, DEEP)), None)
+    if deep is None:
+        return
+    try:
+        compile(text, "<generated>", "exec", dont_inherit=True)
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
+        reason = getattr(exc, "msg", None) or type(exc).__name__
+        raise SchemaError(
+            deep.path, "", f"nested too deeply: the generated module would not compile ({reason})"
+        ) from None
 
 
 @dataclass
@@ -100,7 +122,9 @@ def _build_one(files: ModelFiles, module: str, allow_unknown: bool) -> _Built:
         loaded = load_model(files, allow_unknown=allow_unknown)
         ir = parse_model(files.model_id, module, loaded.input, loaded.output)
         digest = schema_hash(loaded.input.raw, loaded.output.raw)
-        return _Built(files.model_id, module, render_module(ir), None, ir.warnings, digest)
+        text = render_module(ir)
+        _compiles_if_deep(text, loaded.input, loaded.output)
+        return _Built(files.model_id, module, text, None, ir.warnings, digest)
     except CodegenError as exc:
         return _Built(files.model_id, module, None, exc, [])
 
