@@ -17,7 +17,13 @@ from runcomfy_codegen._errors import ModelIdError, SchemaError
 from runcomfy_codegen.cli import main
 from runcomfy_codegen.model_id import check_model_id
 from runcomfy_codegen.pipeline import render_schema
-from runcomfy_codegen.schema.loader import MAX_EXPANDED, MAX_JSON_DEPTH, MAX_SCHEMA_DEPTH, parse_json
+from runcomfy_codegen.schema.loader import (
+    MAX_EXPANDED,
+    MAX_JSON_DEPTH,
+    MAX_SCHEMA_DEPTH,
+    load_bytes,
+    parse_json,
+)
 
 OUTPUT = {"output": {"type": "object"}}
 
@@ -127,8 +133,10 @@ def test_json_nesting_is_bounded_and_values_at_the_bound_compile() -> None:
     compile(source, "<deep>", "exec")
     with pytest.raises(SchemaError, match="nested deeper than"):
         parse_json("[" * 5000 + "]" * 5000, "f.json")
-    with pytest.raises(SchemaError, match="nested deeper than"):
-        parse_json("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1), "f.json")
+    too_deep = "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)
+    with pytest.raises(SchemaError, match="nested deeper than") as info:
+        load_bytes(b'{"properties": {"d": {"default": ' + too_deep.encode() + b"}}}", "f.json")
+    assert info.value.pointer == "/properties/d"
 
 
 def test_huge_enums_are_deduplicated_in_linear_time() -> None:

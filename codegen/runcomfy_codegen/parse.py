@@ -31,7 +31,7 @@ from runcomfy_codegen.ir import (
     TypeExpr,
     UnionOf,
 )
-from runcomfy_codegen.schema.dialect import is_annotation, json_types_of
+from runcomfy_codegen.schema.dialect import CONSTRAINTS, is_annotation, json_types_of
 from runcomfy_codegen.schema.loader import LoadedSchema
 from runcomfy_codegen.schema.rules import rules_of
 
@@ -218,7 +218,7 @@ class _ModuleParser:
         if node is False:
             return Constrained(Primitive("JsonValue"), check=False)
         assert isinstance(node, dict)
-        keywords = {k: v for k, v in node.items() if not is_annotation(k)}
+        keywords = {k: v for k, v in node.items() if k in CONSTRAINTS}
         if not keywords:
             return Primitive("JsonValue")
 

@@ -132,6 +132,10 @@ def kind_of(key: str, *, root: bool = False) -> str:
     return UNKNOWN
 
 
+CONSTRAINTS = frozenset(KEYWORDS) - ANNOTATIONS
+"""Keywords that narrow the set of accepted values."""
+
+
 def is_annotation(key: str) -> bool:
     """Does this keyword leave the set of accepted values unchanged (annotation, vendor, unknown)?"""
     return key in ANNOTATIONS or key not in KEYWORDS

@@ -73,6 +73,8 @@ class LoadedSchema:
     warnings: list[Warning_] = field(default_factory=list)
     raw: bytes = b""
     """The file's bytes, as read (the manifest hashes them)."""
+    depth: int = 0
+    """How deeply the resolved schema nests JSON arrays and objects (at least; exact without ``$ref``)."""
 
     @property
     def schema(self) -> Any:
@@ -103,8 +105,11 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def json_depth_exceeds(value: Any, limit: int) -> bool:
-    """Is ``value`` nested deeper than ``limit`` arrays/objects? (iterative: no recursion)"""
+def _json_depth(value: Any) -> int:
+    """How deeply ``value`` nests arrays and objects (iterative: no recursion; a scalar is 0)."""
+    if isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
+        return 1  # the common case: an enum
+    deepest = 0
     stack = [(value, 1)]
     while stack:
         current, depth = stack.pop()
@@ -114,15 +119,16 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
             children = current
         else:
             continue
-        if depth > limit:
-            return True
+        deepest = max(deepest, depth)
+        if depth > 4 * MAX_JSON_DEPTH:
+            break  # deep enough to refuse; no need to measure further
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+    return deepest
 
 
 def parse_json(text: str, file: str) -> Any:
-    """Decode JSON strictly: no NaN/Infinity or overflowing numbers, no duplicate keys, bounded depth.
-    Errors name the file and position."""
+    """Decode JSON strictly: no NaN/Infinity or overflowing numbers, no duplicate keys. Errors name
+    the file and position. (Depth is bounded by the schema check, which walks every value anyway.)"""
     try:
         value = json.loads(
             text,
@@ -140,8 +146,6 @@ def parse_json(text: str, file: str) -> Any:
         ) from None
     except ValueError as exc:
         raise SchemaError(file, "", f"invalid JSON: {exc}") from None
-    if json_depth_exceeds(value, MAX_JSON_DEPTH):
-        raise SchemaError(file, "", f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not supported")
     return value
 
 
@@ -162,10 +166,12 @@ def load_bytes(raw: bytes, display: str, *, allow_unknown: bool = False) -> Load
     inside is checked and resolved."""
     document, text = decode(raw, display)
     loaded = LoadedSchema(display, document, raw=raw)
-    extra = check_schema(document, display, allow_unknown=allow_unknown, warnings=loaded.warnings)
+    extra, loaded.depth = _check(document, display, allow_unknown, loaded.warnings)
     schema = loaded.schema
     if extra or "$ref" in text or "allOf" in text or "\\u" in text:
         loaded.resolved = resolve(schema, display)
+        if "$ref" in text or "\\u" in text:  # references can nest deeper than the file does
+            loaded.depth = _json_depth(loaded.resolved)
     else:
         loaded.resolved = schema
     return loaded
@@ -209,11 +215,15 @@ def check_schema(
 ) -> bool:
     """Check a decoded schema (or an ``{"output": ...}`` wrapper) against the RunComfy dialect.
     Returns True when it holds vendor or unknown keywords (which resolution then drops)."""
-    sink: list[Warning_] = [] if warnings is None else warnings
+    return _check(document, file, allow_unknown, [] if warnings is None else warnings)[0]
+
+
+def _check(document: Any, file: str, allow_unknown: bool, sink: list[Warning_]) -> tuple[bool, int]:
+    """(vendor or unknown keywords seen?, JSON depth of the document)."""
     if not isinstance(document, dict):
         raise SchemaError(file, "", f"a schema must be a JSON object, not {_json_type(document)}")
     schema, base = unwrap_output(document)
-    extra = False
+    extra, deepest = False, 0
     stack: list[tuple[tuple[str | int, ...], Any, int]] = [(base, schema, 0)]
     while stack:
         path, node, depth = stack.pop()
@@ -223,10 +233,16 @@ def check_schema(
                 pointer(*path),
                 f"subschemas nested deeper than {MAX_SCHEMA_DEPTH} levels are not supported",
             )
-        extra |= _check_node(node, path, file, allow_unknown, sink, root=depth == 0)
+        node_extra, node_depth = _check_node(node, path, file, allow_unknown, sink, root=depth == 0)
+        extra |= node_extra
+        deepest = max(deepest, len(path) + max(node_depth, 3))  # fixed shapes: up to 3
+        if deepest > MAX_JSON_DEPTH:
+            raise SchemaError(
+                file, pointer(*path), f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not supported"
+            )
         children = [((*path, *rel), child, depth + 1) for rel, child in subschemas(node)]
         stack.extend(reversed(children))
-    return extra
+    return extra, deepest
 
 
 def _json_type(value: Any) -> str:
@@ -250,16 +266,19 @@ def _check_node(
     allow_unknown: bool,
     warnings: list[Warning_],
     root: bool,
-) -> bool:
+) -> tuple[bool, int]:
+    """(vendor or unknown keywords here?, JSON depth of the node, counting its non-schema values)."""
     if isinstance(node, bool):
-        return False
+        return False, 0
     if not isinstance(node, dict):
         raise SchemaError(
             file, pointer(*path), f"a subschema must be an object or a boolean, not {_json_type(node)}"
         )
-    extra = False
+    extra, depth = False, 1
     for key, value in node.items():
-        kind = kind_of(key, root=root)
+        kind = KEYWORDS.get(key) or kind_of(key, root=root)
+        if kind in _FREE_KINDS and isinstance(value, (dict, list)):
+            depth = max(depth, 1 + _json_depth(value))
         if kind == VENDOR:
             if key == "$id" and not isinstance(value, str):
                 raise SchemaError(file, pointer(*path, key), "$id: must be a string")
@@ -287,7 +306,11 @@ def _check_node(
             extra = True
             continue
         _check_value(kind, key, value, (*path, key), file, allow_unknown, warnings)
-    return extra
+    return extra, depth
+
+
+# Kinds whose values may nest freely (the others have a fixed shape the check enforces: at most 2).
+_FREE_KINDS = frozenset({"any", "array", VENDOR, UNKNOWN})
 
 
 def _is_number(value: Any) -> bool:

@@ -11,6 +11,7 @@ This module imports only the standard library (``check``'s fast path uses it).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -58,22 +59,22 @@ class ModelFiles:
 
 def _read_file(path: Path, display: str) -> bytes:
     """A store file's bytes; a symbolic link or anything but a regular file is refused."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        if os.path.islink(path):
-            raise SchemaError(display, "", "is a symbolic link; the store follows none")
-        fd = os.open(path, flags)
+        fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
+        if exc.errno == errno.ELOOP or os.path.islink(path):
+            raise SchemaError(display, "", "is a symbolic link; the store follows none") from None
         raise SchemaError(display, "", f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SchemaError(display, "", "not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as file:
+    with open(fd, "rb") as file:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SchemaError(display, "", "not a regular file")
             return file.read()
-    except OSError as exc:
-        raise SchemaError(display, "", f"cannot read file: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
+        except OSError as exc:
+            raise SchemaError(display, "", f"cannot read file: {exc.strerror or exc}") from None
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 def display_path(path: Path, store: Path) -> str:
