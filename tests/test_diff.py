@@ -217,3 +217,18 @@ def test_rules_are_compared_as_parsed_rule_objects(
     new = write_store(tmp_path / "new", {SEED_ID: edited(spaced)})
     assert main(["diff", str(old), str(new), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["models"] == []
+
+
+def test_every_change_code_is_documented_in_the_readme() -> None:
+    from runcomfy_codegen.diff import CODES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[
+        readme.index("### CI: drift and breaking changes") : readme.index("## The generated code")
+    ]
+    missing = []
+    for code in sorted(CODES):
+        key, _, what = code.rpartition("-")
+        if f"`{code}`" not in section and not (what == "removed" and f"`{key}`" in section):
+            missing.append(code)
+    assert not missing, missing

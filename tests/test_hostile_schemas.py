@@ -185,3 +185,15 @@ def test_a_module_that_would_not_compile_is_refused_not_reported_as_built() -> N
     with pytest.raises(SchemaError, match="would not compile") as info:
         pipeline._compiles_if_deep("x = " + "(" * 300 + ")" * 300 + "\n", loaded)
     assert info.value.file == "input.json"
+
+
+def test_an_unreadable_schema_file_is_refused_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schemas = store_with(tmp_path, "{}")
+    output = schemas / "acme" / "m" / "output.json"
+    output.unlink()
+    output.mkdir()  # a folder where a file should be
+    assert generate(tmp_path, schemas) == 2
+    err = one_line_error(capsys)
+    assert "acme/m/output.json" in err and "not a regular file" in err
