@@ -65,13 +65,15 @@ def _read_file(path: Path, display: str) -> bytes:
         if exc.errno == errno.ELOOP or os.path.islink(path):
             raise SchemaError(display, "", "is a symbolic link; the store follows none") from None
         raise SchemaError(display, "", f"cannot read file: {exc.strerror or exc}") from None
-    with open(fd, "rb") as file:
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SchemaError(display, "", "not a regular file")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SchemaError(display, "", "not a regular file")
+        with open(fd, "rb", closefd=False) as file:
             return file.read()
-        except OSError as exc:
-            raise SchemaError(display, "", f"cannot read file: {exc.strerror or exc}") from None
+    except OSError as exc:
+        raise SchemaError(display, "", f"cannot read file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
