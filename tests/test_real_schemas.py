@@ -1,6 +1,6 @@
 """Differential test on real published model schemas (``tests/data/real_schemas``).
 
-Each model of the corpus (21 Cog models hosted on Replicate, converted to RunComfy's shape by
+Each model of the corpus (21 published Cog model schemas, the packaging Replicate hosts, converted to RunComfy's shape by
 ``tests/data/real_schemas/convert.py``; sources and licences in ``SOURCES.md``) is generated through
 the CLI (``runcomfy-codegen generate``, default flags), imported, and compared with jsonschema
 (Draft 2020-12), the reference:
@@ -321,3 +321,23 @@ def test_store_is_the_converters_output() -> None:
     assert sorted(p.parent.relative_to(STORE).as_posix() for p in STORE.rglob("input.json")) == sorted(
         MODEL_IDS
     )
+
+
+def test_the_harness_reports_a_lax_model() -> None:
+    """The differential check itself: a lax hand-written model (``"5"`` for an integer, ``null`` for
+    a non-nullable field) is caught, with both verdicts and the offending payload."""
+    from pydantic import BaseModel
+
+    class Lax(BaseModel):
+        count: int | None = None
+
+    schema = {
+        "type": "object",
+        "properties": {"count": {"type": "integer", "minimum": 1}},
+        "required": ["count"],
+    }
+    checked, findings = differential(Lax, schema, [{"count": 3}], None)
+    cases = {finding.case for finding in findings}
+    assert {"without required 'count'", "count=None", "count='5'", "count=0"} <= cases, cases
+    assert all(f.generated_valid and not f.jsonschema_valid for f in findings)
+    assert checked > len(findings) > 0
