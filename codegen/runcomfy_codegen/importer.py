@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from runcomfy_codegen._errors import SchemaError, SourceError
-from runcomfy_codegen.load import check_schema, parse_json
 from runcomfy_codegen.model_id import check_model_id
+from runcomfy_codegen.schema.loader import load_document, parse_json
 from runcomfy_codegen.write import atomic_write
 
 MARKER = "modelApiDoc_hostedFileBody"
@@ -166,8 +166,8 @@ def import_source(
     check_model_id(found_id)
     warnings = _drop_undeclared_required(input_schema, str(source))
     folder = schemas / found_id
-    check_schema(input_schema, f"{source} (input schema)", allow_unknown=allow_unknown)
-    check_schema(output_document, f"{source} (output schema)", allow_unknown=allow_unknown)
+    load_document(input_schema, f"{source} (input schema)", allow_unknown=allow_unknown)
+    load_document(output_document, f"{source} (output schema)", allow_unknown=allow_unknown)
     result = ImportResult(found_id, folder, warnings=warnings, is_new=not (folder / "input.json").exists())
     if schemas.exists() and not schemas.is_dir():
         raise SourceError(f"{schemas}: the schema store path is a file")
