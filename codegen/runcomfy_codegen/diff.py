@@ -33,7 +33,6 @@ from typing import Any
 
 from runcomfy_codegen.ir import Rule
 from runcomfy_codegen.schema.dialect import is_annotation, json_types_of
-from runcomfy_codegen.schema.rules import rules_of
 from runcomfy_codegen.store import Store
 
 BREAKING, WARNING, INFO = "breaking", "warning", "info"
@@ -457,7 +456,7 @@ def diff_stores(old: Store, new: Store) -> DiffReport:
         out_a, out_b = old[model_id].output.resolved, new[model_id].output.resolved
         inputs, outputs = _Differ("input"), _Differ("output")
         inputs.schema(in_a, in_b, "")
-        inputs.rules(rules_of(in_a), rules_of(in_b))
+        inputs.rules(old[model_id].input.rules, new[model_id].input.rules)
         _output_schema(outputs, out_a, out_b, "")
         changes = inputs.changes + outputs.changes
         if changes:

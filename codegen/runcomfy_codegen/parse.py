@@ -33,7 +33,6 @@ from runcomfy_codegen.ir import (
 )
 from runcomfy_codegen.schema.dialect import CONSTRAINTS, is_annotation, json_types_of
 from runcomfy_codegen.schema.loader import LoadedSchema
-from runcomfy_codegen.schema.rules import rules_of
 
 # Formats that mark a field as media (a URL whose content the custom rules may read).
 MEDIA_FORMATS = frozenset(
@@ -480,7 +479,7 @@ def parse_model(model_id: str, module: str, loaded_in: LoadedSchema, loaded_out:
         input_model=input_model,
         output_model=output_model,
         nested_models=output_parser.nested + parser.nested,
-        rules=rules_of(input_schema),
+        rules=loaded_in.rules,
         media_fields=media,
         warnings=[
             *(str(w) for w in (*loaded_in.warnings, *loaded_out.warnings)),

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from runcomfy_codegen._errors import SchemaError, pointer
+from runcomfy_codegen.ir import Rule
 from runcomfy_codegen.schema.dialect import (
     INTERACTING,
     JSON_TYPES,
@@ -39,7 +40,7 @@ from runcomfy_codegen.schema.dialect import (
     kind_of,
     subschemas,
 )
-from runcomfy_codegen.schema.rules import RuleSyntaxError, parse_rule
+from runcomfy_codegen.schema.rules import METRICS, RuleSyntaxError, parse_rule
 from runcomfy_codegen.schema.store import ModelFiles
 
 MAX_JSON_DEPTH = 100
@@ -73,6 +74,8 @@ class LoadedSchema:
     warnings: list[Warning_] = field(default_factory=list)
     raw: bytes = b""
     """The file's bytes, as read (the manifest hashes them)."""
+    rules: list[Rule] = field(default_factory=list)
+    """The custom ``validations`` rules, parsed once, in document order (input schemas only)."""
     depth: int = 0
     """How deeply the resolved schema nests JSON arrays and objects (at least; exact without ``$ref``)."""
 
@@ -166,7 +169,7 @@ def load_bytes(raw: bytes, display: str, *, allow_unknown: bool = False) -> Load
     inside is checked and resolved."""
     document, text = decode(raw, display)
     loaded = LoadedSchema(display, document, raw=raw)
-    extra, loaded.depth = _check(document, display, allow_unknown, loaded.warnings)
+    extra, loaded.depth = _check(document, display, allow_unknown, loaded.warnings, loaded.rules)
     schema = loaded.schema
     if extra or "$ref" in text or "allOf" in text or "\\u" in text:
         loaded.resolved = resolve(schema, display)
@@ -215,11 +218,14 @@ def check_schema(
 ) -> bool:
     """Check a decoded schema (or an ``{"output": ...}`` wrapper) against the RunComfy dialect.
     Returns True when it holds vendor or unknown keywords (which resolution then drops)."""
-    return _check(document, file, allow_unknown, [] if warnings is None else warnings)[0]
+    return _check(document, file, allow_unknown, [] if warnings is None else warnings, [])[0]
 
 
-def _check(document: Any, file: str, allow_unknown: bool, sink: list[Warning_]) -> tuple[bool, int]:
-    """(vendor or unknown keywords seen?, JSON depth of the document)."""
+def _check(
+    document: Any, file: str, allow_unknown: bool, sink: list[Warning_], rules: list[Rule]
+) -> tuple[bool, int]:
+    """(vendor or unknown keywords seen?, JSON depth of the document); ``rules`` receives the
+    custom rules, parsed, in document order."""
     if not isinstance(document, dict):
         raise SchemaError(file, "", f"a schema must be a JSON object, not {_json_type(document)}")
     schema, base = unwrap_output(document)
@@ -233,7 +239,7 @@ def _check(document: Any, file: str, allow_unknown: bool, sink: list[Warning_]) 
                 pointer(*path),
                 f"subschemas nested deeper than {MAX_SCHEMA_DEPTH} levels are not supported",
             )
-        node_extra, node_depth = _check_node(node, path, file, allow_unknown, sink, root=depth == 0)
+        node_extra, node_depth = _check_node(node, path, file, allow_unknown, sink, depth == 0, rules)
         extra |= node_extra
         deepest = max(deepest, len(path) + max(node_depth, 3))  # fixed shapes: up to 3
         if deepest > MAX_JSON_DEPTH:
@@ -266,6 +272,7 @@ def _check_node(
     allow_unknown: bool,
     warnings: list[Warning_],
     root: bool,
+    rules: list[Rule] | None = None,
 ) -> tuple[bool, int]:
     """(vendor or unknown keywords here?, JSON depth of the node, counting its non-schema values)."""
     if isinstance(node, bool):
@@ -305,7 +312,13 @@ def _check_node(
             )
             extra = True
             continue
-        _check_value(kind, key, value, (*path, key), file, allow_unknown, warnings)
+        parsed = _check_value(kind, key, value, (*path, key), file, allow_unknown, warnings)
+        if parsed and rules is not None:
+            # the check allowed rules only at properties/<name> and properties/<name>/items
+            name, each_item = str(path[1]), len(path) == 3 or node.get("type") == "array"
+            rules.extend(
+                Rule(name, metric, op, number, message, each_item) for metric, op, number, message in parsed
+            )
     return extra, depth
 
 
@@ -325,7 +338,9 @@ def _check_value(
     file: str,
     allow_unknown: bool,
     warnings: list[Warning_],
-) -> None:
+) -> list[tuple[str, str, int | float, str]] | None:
+    """Check one keyword's value; for ``validations``, return its rules parsed."""
+
     def fail(reason: str) -> None:
         raise SchemaError(
             file, pointer(*path), f"{key}: {reason}, got {json.dumps(value, ensure_ascii=False)[:80]}"
@@ -374,12 +389,15 @@ def _check_value(
         except re.error as exc:
             fail(f"is not a regular expression Python's re can run ({exc})")
     elif kind == "validations":
-        _check_validations(value, path, file, allow_unknown, warnings)
+        return _check_validations(value, path, file, allow_unknown, warnings)
+    return None
 
 
 def _check_validations(
     value: Any, path: tuple[str | int, ...], file: str, allow_unknown: bool, warnings: list[Warning_]
-) -> None:
+) -> list[tuple[str, str, int | float, str]]:
+    """Check a ``validations`` array; its rules, parsed: (metric, operator, value, message)."""
+    parsed: list[tuple[str, str, int | float, str]] = []
     if not isinstance(value, list):
         raise SchemaError(file, pointer(*path), "validations: must be an array of rules")
     # Rules apply to top-level input properties and their array items; anywhere else (nested
@@ -412,18 +430,21 @@ def _check_validations(
         if not isinstance(message, str):
             raise SchemaError(file, pointer(*where, "validation_error"), "validation_error: must be a string")
         try:
-            parse_rule(text, allow_unknown_metric=allow_unknown)
+            metric, op = parse_rule(text, allow_unknown_metric=allow_unknown)
         except RuleSyntaxError as exc:
             raise SchemaError(
                 file, pointer(*where, "validation_rule"), f"{exc} (pass --allow-unknown to let it through)"
             ) from None
-        if allow_unknown:
-            try:
-                parse_rule(text)
-            except RuleSyntaxError as exc:
-                warnings.append(
-                    Warning_(file, pointer(*where, "validation_rule"), f"{exc}; kept as data, not checked")
+        if allow_unknown and metric not in METRICS:
+            warnings.append(
+                Warning_(
+                    file,
+                    pointer(*where, "validation_rule"),
+                    f"validation rule {text!r}: unknown metric {metric!r}; kept as data, not checked",
                 )
+            )
+        parsed.append((metric, op, rule["validation_value"], message))
+    return parsed
 
 
 # --- resolve ----------------------------------------------------------------------------------------
