@@ -38,7 +38,6 @@ from runcomfy_codegen.schema.dialect import (
     VENDOR,
     is_annotation,
     kind_of,
-    subschemas,
 )
 from runcomfy_codegen.schema.rules import METRICS, RuleSyntaxError, parse_rule
 from runcomfy_codegen.schema.store import ModelFiles
@@ -110,8 +109,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _json_depth(value: Any) -> int:
     """How deeply ``value`` nests arrays and objects (iterative: no recursion; a scalar is 0)."""
-    if isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
-        return 1  # the common case: an enum
+    if type(value) is list:
+        for item in value:
+            if isinstance(item, (dict, list)):
+                break
+        else:
+            return 1  # the common case: an enum
     deepest = 0
     stack = [(value, 1)]
     while stack:
@@ -225,7 +228,7 @@ def _check(
     document: Any, file: str, allow_unknown: bool, sink: list[Warning_], rules: list[Rule]
 ) -> tuple[bool, int]:
     """(vendor or unknown keywords seen?, JSON depth of the document); ``rules`` receives the
-    custom rules, parsed, in document order."""
+    custom rules, parsed, in document order. One pass over every node, without recursion."""
     if not isinstance(document, dict):
         raise SchemaError(file, "", f"a schema must be a JSON object, not {_json_type(document)}")
     schema, base = unwrap_output(document)
@@ -239,15 +242,17 @@ def _check(
                 pointer(*path),
                 f"subschemas nested deeper than {MAX_SCHEMA_DEPTH} levels are not supported",
             )
-        node_extra, node_depth = _check_node(node, path, file, allow_unknown, sink, depth == 0, rules)
+        node_extra, node_depth, children = _check_node(
+            node, path, file, allow_unknown, sink, depth == 0, rules
+        )
         extra |= node_extra
         deepest = max(deepest, len(path) + max(node_depth, 3))  # fixed shapes: up to 3
         if deepest > MAX_JSON_DEPTH:
             raise SchemaError(
                 file, pointer(*path), f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not supported"
             )
-        children = [((*path, *rel), child, depth + 1) for rel, child in subschemas(node)]
-        stack.extend(reversed(children))
+        for rel, child in reversed(children):
+            stack.append(((*path, *rel), child, depth + 1))
     return extra, deepest
 
 
@@ -273,19 +278,41 @@ def _check_node(
     warnings: list[Warning_],
     root: bool,
     rules: list[Rule] | None = None,
-) -> tuple[bool, int]:
-    """(vendor or unknown keywords here?, JSON depth of the node, counting its non-schema values)."""
+) -> tuple[bool, int, list[tuple[tuple[str | int, ...], Any]]]:
+    """(vendor or unknown keywords here?, JSON depth of the node counting its non-schema values,
+    its subschemas)."""
     if isinstance(node, bool):
-        return False, 0
+        return False, 0, []
     if not isinstance(node, dict):
         raise SchemaError(
             file, pointer(*path), f"a subschema must be an object or a boolean, not {_json_type(node)}"
         )
     extra, depth = False, 1
+    children: list[tuple[tuple[str | int, ...], Any]] = []
     for key, value in node.items():
-        kind = KEYWORDS.get(key) or kind_of(key, root=root)
+        kind = KEYWORDS.get(key)
+        # the common shapes first, inline; anything else (and every error) through _check_value
+        if kind == "string" and type(value) is str:
+            continue
+        if kind == "schema":
+            children.append(((key,), value))
+            continue
+        if kind == "schema_map" and type(value) is dict and key != "patternProperties":
+            children.extend(((key, name), child) for name, child in value.items())
+            continue
+        if kind == "schema_list" and type(value) is list and value:
+            children.extend(((key, index), child) for index, child in enumerate(value))
+            continue
+        if kind == "type" and type(value) is str and value in JSON_TYPES:
+            continue
+        if kind == "count" and type(value) is int and value >= 0:
+            continue
+        if kind is None:
+            kind = kind_of(key, root=root)
         if kind in _FREE_KINDS and isinstance(value, (dict, list)):
             depth = max(depth, 1 + _json_depth(value))
+        if kind == "any" or (kind == "array" and type(value) is list):
+            continue
         if kind == VENDOR:
             if key == "$id" and not isinstance(value, str):
                 raise SchemaError(file, pointer(*path, key), "$id: must be a string")
@@ -313,13 +340,15 @@ def _check_node(
             extra = True
             continue
         parsed = _check_value(kind, key, value, (*path, key), file, allow_unknown, warnings)
+        if key == "patternProperties":
+            children.extend(((key, name), child) for name, child in value.items())
         if parsed and rules is not None:
             # the check allowed rules only at properties/<name> and properties/<name>/items
             name, each_item = str(path[1]), len(path) == 3 or node.get("type") == "array"
             rules.extend(
                 Rule(name, metric, op, number, message, each_item) for metric, op, number, message in parsed
             )
-    return extra, depth
+    return extra, depth, children
 
 
 # Kinds whose values may nest freely (the others have a fixed shape the check enforces: at most 2).
