@@ -38,6 +38,7 @@ from runcomfy_codegen.schema.dialect import (
     VENDOR,
     is_annotation,
     kind_of,
+    map_subschemas,
 )
 from runcomfy_codegen.schema.rules import METRICS, RuleSyntaxError, parse_rule
 from runcomfy_codegen.schema.store import ModelFiles
@@ -560,7 +561,6 @@ def resolve(schema: Any, file: str, *, keep_vendor: bool = False) -> Any:
         if not isinstance(node, dict):
             return node, 0, 1
         height, size = 0, 1
-        out: dict[str, Any] = {}
 
         def sub(rel: tuple[str | int, ...], child: Any) -> Any:
             nonlocal height, size
@@ -568,21 +568,13 @@ def resolve(schema: Any, file: str, *, keep_vendor: bool = False) -> Any:
             height, size = max(height, child_height + 1), size + child_size
             return resolved
 
-        for key, value in node.items():
-            if key in ("$defs", "definitions", "$ref"):
-                continue
-            kind = KEYWORDS.get(key)
-            if kind is None:
-                if keep_vendor and kind_of(key, root=depth == 0) == VENDOR:
-                    out[key] = value
-            elif kind == "schema":
-                out[key] = sub((key,), value)
-            elif kind == "schema_list" and isinstance(value, list):
-                out[key] = [sub((key, i), v) for i, v in enumerate(value)]
-            elif kind == "schema_map" and isinstance(value, dict):
-                out[key] = {k: sub((key, k), v) for k, v in value.items()}
-            else:
-                out[key] = value
+        kept = {
+            key: value
+            for key, value in node.items()
+            if (key in KEYWORDS and key not in ("$defs", "definitions", "$ref"))
+            or (keep_vendor and kind_of(key, root=depth == 0) == VENDOR)
+        }
+        out = map_subschemas(kept, sub)
         if "$ref" in node:
             ref = node["$ref"]
             where = pointer(*path, "$ref")
