@@ -197,3 +197,9 @@ def test_an_unreadable_schema_file_is_refused_with_one_line(
     assert generate(tmp_path, schemas) == 2
     err = one_line_error(capsys)
     assert "acme/m/output.json" in err and "not a regular file" in err
+
+
+@pytest.mark.parametrize("model_id", ["acme/" + "a" * 101, "/".join(["abcdefghij" * 2] * 10)])
+def test_ids_whose_names_would_exceed_filesystem_limits_are_refused(model_id: str) -> None:
+    with pytest.raises(ModelIdError, match="longer than"):
+        check_model_id(model_id)
