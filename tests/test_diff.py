@@ -183,6 +183,8 @@ REAL_CASES: list[tuple[str, Any, str, str, int]] = [
     ("prefixItems position added", lambda s: s["properties"]["pair"]["prefixItems"].append({"type": "boolean"}), "prefix-item-added", "breaking", 1),
     ("not added", lambda s: s["properties"]["prompt"].update({"not": {"const": ""}}), "constraint-added", "breaking", 1),
     ("allOf member added", lambda s: s["properties"]["prompt"].update(allOf=[{"minLength": 1}, {"maxLength": 9}]), "bound-added", "breaking", 1),
+    ("anyOf [T, null] spelled as a type list", lambda s: s["properties"].update(seed={"type": ["integer", "null"]}), "", "", 0),
+    ("type list narrowed to an anyOf without null", lambda s: s["properties"].update(seed={"anyOf": [{"type": "integer"}]}), "branch-removed", "breaking", 1),
     ("unreferenced $defs entry added", lambda s: s["$defs"].update(unused={"type": "string"}), "", "", 0),
     ("vendor keyword changed", lambda s: s["properties"]["aspect"].update({"x-order": 5}), "", "", 0),
 ]  # fmt: skip

@@ -158,6 +158,15 @@ def _branches(node: Any, key: str) -> list[Any] | None:
     return branches
 
 
+def _split_types(node: dict[str, Any]) -> list[Any]:
+    """A node as the branches it is the union of: one per JSON type of a ``type`` list (so
+    ``{"type": ["integer", "null"]}`` compares with ``anyOf: [{"type": "integer"}, {"type": "null"}]``)."""
+    names = node.get("type")
+    if not isinstance(names, list) or len(names) < 2:
+        return [node]
+    return [{**node, "type": name} for name in names]
+
+
 # Constraint keywords compared as a whole: any change is breaking unless only removed.
 _WHOLE = (
     "not", "if", "then", "else", "contains", "propertyNames", "dependentSchemas", "patternProperties",
@@ -183,7 +192,7 @@ class _Differ:
         for key in ("anyOf", "oneOf"):
             a, b = _branches(old, key), _branches(new, key)
             if a is not None or b is not None:
-                self._branch_lists(a or [old], b or [new], key, where)
+                self._branch_lists(a or _split_types(old), b or _split_types(new), key, where)
                 return
         self._type(old, new, where)
         self._enum(old, new, where)
