@@ -11,6 +11,7 @@ The parser reads the loader's resolved view (:attr:`~runcomfy_codegen.schema.loa
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 import unicodedata
@@ -203,12 +204,15 @@ def _with_property_names(leftovers: dict[str, Any], keywords: dict[str, Any]) ->
 
 
 class _ModuleParser:
-    def __init__(self, model_id: str, file: str) -> None:
+    def __init__(self, model_id: str, file: str, def_names: dict[int, str] | None = None) -> None:
         self.model_id = model_id
         self.file = file
         self.class_names: set[str] = {"Input", "Output"}
         self.nested: list[ModelIR] = []
         self.warnings: list[str] = []
+        self.def_names = def_names or {}
+        self.shared: dict[tuple[str, str], tuple[ModelIR, set[str]]] = {}
+        """One class per ``$defs`` object: (definition name, its keywords as JSON) -> class."""
 
     # A node's type -------------------------------------------------------------------------------
     def type_of(self, node: Any, path: tuple[str | int, ...], class_hint: str) -> TypeExpr:
@@ -271,6 +275,9 @@ class _ModuleParser:
                 branch, (*path, key, index), class_hint if index == 0 else f"{class_hint} {index}"
             )
             if _is_opaque(member):
+                dropped = {id(model) for model in self.nested[mark:]}
+                for stale in [k for k, v in self.shared.items() if id(v[0]) in dropped]:
+                    del self.shared[stale]
                 del self.nested[mark:], self.warnings[warnings:]
                 self.class_names.intersection_update(names)
                 return None
@@ -362,9 +369,21 @@ class _ModuleParser:
                 return DictOf(Primitive("JsonValue")), set()
             value = self.type_of(extra, (*path, "additionalProperties"), class_hint + " value")
             return DictOf(value), {"additionalProperties"}
+        properties = keywords.get("properties")
+        key = None
+        if properties and id(properties) in self.def_names:
+            # a definition reached through $ref: one class, named after it, for every use alike
+            definition = self.def_names[id(properties)]
+            key = (definition, json.dumps(keywords, sort_keys=True, default=repr))
+            known = self.shared.get(key)
+            if known is not None:
+                return ModelRef(known[0].class_name), known[1]
+            class_hint, path = definition, ("$defs", definition)
         name = class_name("", class_hint, self.class_names)
         model, consumed = self.model(keywords, path, name)
         self.nested.append(model)
+        if key is not None:
+            self.shared[key] = (model, consumed)
         return ModelRef(model.class_name), consumed
 
     # A class for an object node ------------------------------------------------------------------
@@ -463,9 +482,10 @@ class _ModuleParser:
 def parse_model(model_id: str, module: str, loaded_in: LoadedSchema, loaded_out: LoadedSchema) -> ModuleIR:
     """Build the IR of one model from its loaded input and output schemas."""
     input_schema, output_schema = loaded_in.resolved, loaded_out.resolved
-    parser = _ModuleParser(model_id, loaded_in.path)
-    output_parser = _ModuleParser(model_id, loaded_out.path)
+    parser = _ModuleParser(model_id, loaded_in.path, loaded_in.def_names)
+    output_parser = _ModuleParser(model_id, loaded_out.path, loaded_out.def_names)
     output_parser.class_names = parser.class_names
+    output_parser.shared = parser.shared  # a definition used by both input and output: one class
     if not isinstance(output_schema, dict):
         raise SchemaError(loaded_out.path, "/output", "the output schema must be an object")
     output_model = output_parser.root_model(output_schema, "Output", "output")

@@ -76,6 +76,8 @@ class LoadedSchema:
     """The file's bytes, as read (the manifest hashes them)."""
     rules: list[Rule] = field(default_factory=list)
     """The custom ``validations`` rules, parsed once, in document order (input schemas only)."""
+    def_names: dict[int, str] = field(default_factory=dict)
+    """``id`` of a shared ``properties`` object in :attr:`resolved` -> its ``$defs`` name."""
     depth: int = 0
     """How deeply the resolved schema nests JSON arrays and objects (at least; exact without ``$ref``)."""
 
@@ -176,7 +178,7 @@ def load_bytes(raw: bytes, display: str, *, allow_unknown: bool = False) -> Load
     extra, loaded.depth = _check(document, display, allow_unknown, loaded.warnings, loaded.rules)
     schema = loaded.schema
     if extra or "$ref" in text or "allOf" in text or "\\u" in text:
-        loaded.resolved = resolve(schema, display)
+        loaded.resolved = resolve(schema, display, names=loaded.def_names)
         if "$ref" in text or "\\u" in text:  # references can nest deeper than the file does
             loaded.depth = _json_depth(loaded.resolved)
     else:
@@ -540,9 +542,11 @@ def merge_all_of(node: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def resolve(schema: Any, file: str, *, keep_vendor: bool = False) -> Any:
+def resolve(schema: Any, file: str, *, keep_vendor: bool = False, names: dict[int, str] | None = None) -> Any:
     """The generator's view of a checked schema (see the module docstring). ``keep_vendor`` keeps
-    vendor extension and OpenAPI annotation keywords (for ``openapi``)."""
+    vendor extension and OpenAPI annotation keywords (for ``openapi``). ``names`` receives, for each
+    object definition a ``$ref`` reaches in ``$defs``, the ``id`` of its resolved ``properties`` ->
+    the definition's name (one shared class per definition, named after it)."""
     cache: dict[str, tuple[Any, int, int]] = {}
 
     def too_deep(path: tuple[str | int, ...]) -> SchemaError:
@@ -586,6 +590,15 @@ def resolve(schema: Any, file: str, *, keep_vendor: bool = False) -> Any:
             if cached is None:
                 target = _resolve_pointer(schema, ref, file, where)
                 cached = cache[ref] = walk(target, (*path, "$ref"), (*active, ref), depth + 1)
+                tokens = ref.split("/")
+                shared = cached[0].get("properties") if isinstance(cached[0], dict) else None
+                if (
+                    names is not None
+                    and len(tokens) == 3
+                    and tokens[1] in ("$defs", "definitions")
+                    and shared
+                ):
+                    names.setdefault(id(shared), unquote(tokens[2]).replace("~1", "/").replace("~0", "~"))
             resolved, target_height, target_size = cached
             if depth + 1 + target_height > MAX_SCHEMA_DEPTH:
                 raise too_deep(path)
