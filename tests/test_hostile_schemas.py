@@ -203,3 +203,22 @@ def test_an_unreadable_schema_file_is_refused_with_one_line(
 def test_ids_whose_names_would_exceed_filesystem_limits_are_refused(model_id: str) -> None:
     with pytest.raises(ModelIdError, match="longer than"):
         check_model_id(model_id)
+
+
+@pytest.mark.parametrize(
+    "name", ["Field", "None", "1st", "", "str", "Literal", "class", "Input", "Omittable", "Ünï cödé"]
+)
+def test_hostile_definition_names_give_safe_class_names(name: str) -> None:
+    schema = {
+        "type": "object",
+        "$defs": {name: {"type": "object", "properties": {"a": {"type": "integer"}}}},
+        "properties": {
+            "x": {"$ref": "#/$defs/" + name.replace("~", "~0").replace("/", "~1")},
+            "y": {"type": "string"},
+        },
+    }
+    source = render_schema("acme/defs", schema)
+    from tests.conftest import load_module_from_source
+
+    module = load_module_from_source(source, "runcomfy_models.catalog._defs_" + str(abs(hash(name))))
+    assert module.Input.model_validate({"x": {"a": 1}, "y": "s"}).x.a == 1

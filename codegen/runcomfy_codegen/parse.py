@@ -11,6 +11,7 @@ The parser reads the loader's resolved view (:attr:`~runcomfy_codegen.schema.loa
 
 from __future__ import annotations
 
+import builtins
 import json
 import keyword
 import re
@@ -61,6 +62,7 @@ RESERVED_NAMES = BASE_MODEL_NAMES | {
     "RunComfyModel", "ConfigDict",
 }  # fmt: skip
 
+_TAKEN_NAMES = RESERVED_NAMES | frozenset(dir(builtins))
 _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]+")
 _PAGE_LABEL = re.compile(r"^modelApiDoc_\w*$")
 
@@ -99,6 +101,10 @@ def python_name(json_name: str, taken: set[str], avoid: frozenset[str] = frozens
 def class_name(prefix: str, hint: str, taken: set[str]) -> str:
     words = _NOT_IDENTIFIER.sub(" ", unicodedata.normalize("NFKD", hint).encode("ascii", "ignore").decode())
     base = prefix + "".join(w[:1].upper() + w[1:] for w in words.replace("_", " ").split())
+    if not base or base[0].isdigit():
+        base = "Model" + base
+    if keyword.iskeyword(base) or keyword.issoftkeyword(base) or base in _TAKEN_NAMES:
+        base += "Model"  # a class named Field, None or str would break the module
     candidate, n = base, 2
     while candidate in taken:
         candidate, n = f"{base}{n}", n + 1

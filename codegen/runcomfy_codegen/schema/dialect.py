@@ -11,14 +11,12 @@ for every key, including the annotation families that are not in the table:
   through, not enforced (jsonschema ignores an unknown keyword too, so nothing is lost).
 
 Where subschemas sit is said once, by the kinds in :data:`KEYWORDS` (``schema``, ``schema_list``,
-``schema_map``); :func:`subschemas` and :func:`map_subschemas` iterate them (``$ref`` resolution,
-``openapi``), and the loader's check walk, which every file goes through and so is kept lean, reads
-the same kinds inline.
+``schema_map``); :func:`map_subschemas` iterates them (``$ref`` resolution, ``openapi``), and the
+loader's check walk, which every file goes through and so is kept lean, reads the same kinds inline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 # keyword -> kind of value (checked by the loader).
@@ -141,22 +139,6 @@ CONSTRAINTS = frozenset(KEYWORDS) - ANNOTATIONS
 def is_annotation(key: str) -> bool:
     """Does this keyword leave the set of accepted values unchanged (annotation, vendor, unknown)?"""
     return key in ANNOTATIONS or key not in KEYWORDS
-
-
-def subschemas(node: Any) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """(relative path, subschema) of every subschema position directly under ``node``."""
-    if not isinstance(node, dict):
-        return
-    for key, value in node.items():
-        kind = KEYWORDS.get(key)
-        if kind == "schema":
-            yield (key,), value
-        elif kind == "schema_list" and isinstance(value, list):
-            for index, item in enumerate(value):
-                yield (key, index), item
-        elif kind == "schema_map" and isinstance(value, dict):
-            for name, item in value.items():
-                yield (key, name), item
 
 
 def map_subschemas(node: dict[str, Any], function: Any) -> dict[str, Any]:
