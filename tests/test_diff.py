@@ -140,3 +140,97 @@ def test_diff_between_git_revisions(
     shutil.rmtree(repo / "schemas" / "bytedance")
     assert main(["diff", "--git", "HEAD..", "--format", "json"]) == 1
     assert main(["diff", "--git", "nope..HEAD"]) == 2
+
+
+# --- what the generator sees: after $ref resolution, through every applicator ---------------------
+
+REAL_BASE: dict[str, Any] = {
+    "type": "object",
+    "required": ["prompt"],
+    "$defs": {
+        "size": {"type": "integer", "minimum": 1, "maximum": 8},
+        "ratio": {"type": "string", "enum": ["16:9", "1:1", "9:16"]},
+    },
+    "properties": {
+        "prompt": {"type": "string"},
+        "count": {"$ref": "#/$defs/size"},
+        "aspect": {"allOf": [{"$ref": "#/$defs/ratio"}], "default": "16:9", "x-order": 2},
+        "seed": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        "mode": {"anyOf": [{"type": "string", "enum": ["fast", "slow"]}, {"type": "null"}]},
+        "pair": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]},
+        "shape": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+    },
+}
+REAL_OUTPUT = {"output": {"type": "object", "properties": {"url": {"type": "string"}}}}
+
+
+def _real(change: Any) -> Any:
+    schema = copy.deepcopy(REAL_BASE)
+    change(schema)
+    return schema
+
+
+REAL_CASES: list[tuple[str, Any, str, str, int]] = [
+    ("bound tightened under $defs", lambda s: s["$defs"]["size"].update(maximum=4), "bound-tightened", "breaking", 1),
+    ("type changed under $defs", lambda s: s["$defs"]["size"].update(type="string"), "type-changed", "breaking", 1),
+    ("enum value removed under $defs (allOf $ref)", lambda s: s["$defs"]["ratio"]["enum"].remove("9:16"), "enum-value-removed", "breaking", 1),
+    ("anyOf branch removed (null no longer allowed)", lambda s: s["properties"]["seed"]["anyOf"].pop(), "branch-removed", "breaking", 1),
+    ("anyOf replaced by its non-null branch", lambda s: s["properties"].update(seed={"type": "integer"}), "branch-removed", "breaking", 1),
+    ("enum value removed inside anyOf", lambda s: s["properties"]["mode"]["anyOf"][0]["enum"].remove("slow"), "enum-value-removed", "breaking", 1),
+    ("oneOf branch removed", lambda s: s["properties"]["shape"]["oneOf"].pop(), "branch-removed", "breaking", 1),
+    ("anyOf branch added", lambda s: s["properties"]["seed"]["anyOf"].append({"type": "string"}), "branch-added", "info", 0),
+    ("prefixItems type changed", lambda s: s["properties"]["pair"]["prefixItems"][1].update(type="string"), "type-changed", "breaking", 1),
+    ("prefixItems position added", lambda s: s["properties"]["pair"]["prefixItems"].append({"type": "boolean"}), "prefix-item-added", "breaking", 1),
+    ("not added", lambda s: s["properties"]["prompt"].update({"not": {"const": ""}}), "constraint-added", "breaking", 1),
+    ("allOf member added", lambda s: s["properties"]["prompt"].update(allOf=[{"minLength": 1}, {"maxLength": 9}]), "bound-added", "breaking", 1),
+    ("anyOf [T, null] spelled as a type list", lambda s: s["properties"].update(seed={"type": ["integer", "null"]}), "", "", 0),
+    ("type list narrowed to an anyOf without null", lambda s: s["properties"].update(seed={"anyOf": [{"type": "integer"}]}), "branch-removed", "breaking", 1),
+    ("unreferenced $defs entry added", lambda s: s["$defs"].update(unused={"type": "string"}), "", "", 0),
+    ("vendor keyword changed", lambda s: s["properties"]["aspect"].update({"x-order": 5}), "", "", 0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "code", "severity", "exit_code"), REAL_CASES, ids=[c[0] for c in REAL_CASES]
+)
+def test_changes_the_generator_sees(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, change: Any, code: str, severity: str,
+    exit_code: int,
+) -> None:  # fmt: skip
+    old = write_store(tmp_path / "old", {"acme/m": (REAL_BASE, REAL_OUTPUT)})
+    new = write_store(tmp_path / "new", {"acme/m": (_real(change), REAL_OUTPUT)})
+    assert main(["diff", str(old), str(new), "--format", "json"]) == exit_code
+    report = json.loads(capsys.readouterr().out)
+    changes = [(c["code"], c["severity"]) for m in report["models"] for c in m["changes"]]
+    if code:
+        assert (code, severity) in changes, changes
+    else:
+        assert changes == []
+
+
+def test_rules_are_compared_as_parsed_rule_objects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "width_pixels <" with spaces is the same rule as "width_pixels<" once parsed
+    def spaced(s: Any) -> None:
+        rule(s, 0)["validation_rule"] = " width_pixels < "
+
+    old = write_store(tmp_path / "old", {SEED_ID: (SEED_INPUT, SEED_OUTPUT)})
+    new = write_store(tmp_path / "new", {SEED_ID: edited(spaced)})
+    assert main(["diff", str(old), str(new), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["models"] == []
+
+
+def test_every_change_code_is_documented_in_the_readme() -> None:
+    from runcomfy_codegen.diff import CODES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[
+        readme.index("### CI: drift and breaking changes") : readme.index("## The generated code")
+    ]
+    missing = []
+    for code in sorted(CODES):
+        key, _, what = code.rpartition("-")
+        if f"`{code}`" not in section and not (what == "removed" and f"`{key}`" in section):
+            missing.append(code)
+    assert not missing, missing

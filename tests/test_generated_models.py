@@ -133,3 +133,177 @@ def test_seed_input_agrees_with_jsonschema_on_random_payloads(seed: Any) -> None
         if accepted != expected:
             disagreements.append(payload)
     assert disagreements == []
+
+
+# --- real shapes: vendor keywords, optional + nullable, object defaults, native types -------------
+
+VENDOR_SCHEMA: dict[str, Any] = {
+    "$id": "https://example.com/models/acme/vendor",
+    "type": "object",
+    "required": ["prompt"],
+    "x-order-properties": ["prompt", "steps"],
+    "discriminator": {"propertyName": "kind"},
+    "externalDocs": {"url": "https://example.com/docs"},
+    "properties": {
+        "prompt": {"type": "string", "x-order": 0, "example": "a cat", "xml": {"name": "p"}},
+        "steps": {"type": "integer", "x-order": 1, "x-cog-file-input": False, "minimum": 1},
+    },
+}
+
+
+def test_vendor_and_openapi_annotation_keywords_are_accepted_and_never_checked(compile_schema: Any) -> None:
+    from runcomfy_codegen.pipeline import render_schema
+
+    source = render_schema("acme/vendor", VENDOR_SCHEMA)
+    assert "JsonSchemaCheck" not in source and "x-order" not in source
+    module = compile_schema(VENDOR_SCHEMA)
+    assert module.Input.model_validate({"prompt": "p", "steps": 2}).to_payload() == {
+        "prompt": "p",
+        "steps": 2,
+    }
+    with pytest.raises(ValidationError):
+        module.Input.model_validate({"prompt": "p", "steps": 0})
+
+
+def test_other_unknown_keywords_are_refused_or_not_enforced_with_a_truthful_warning(
+    compile_schema: Any,
+) -> None:
+    from runcomfy_codegen._errors import SchemaError
+    from runcomfy_codegen.pipeline import render_schema
+
+    schema = {"type": "object", "properties": {"a": {"type": "string", "widget": "slider"}}}
+    with pytest.raises(SchemaError, match="unknown keyword 'widget'"):
+        render_schema("acme/u", schema)
+    source = render_schema("acme/u", schema, allow_unknown=True)
+    assert "JsonSchemaCheck" not in source
+    assert "unknown keyword 'widget' is not enforced" in source  # the warning written into the module
+
+
+NULLABLE_SHAPES: list[Any] = [
+    {"type": ["integer", "null"]},
+    {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "null"}]},
+    {"oneOf": [{"type": "null"}, {"type": "number", "minimum": 0}]},
+    {"enum": ["a", "b", None]},
+    {},
+    {"type": "integer"},  # optional, null refused
+    {"anyOf": [{"type": "object", "properties": {"x": {"type": "integer"}}}, {"type": "null"}]},
+]
+VALUES = [None, 1, -1, 2.5, "a", "abcd", True, {"x": 1}, {"x": "1"}, [], {}]
+
+
+@pytest.mark.parametrize("shape", NULLABLE_SHAPES, ids=[json.dumps(s) for s in NULLABLE_SHAPES])
+@pytest.mark.parametrize("where", ["input", "nested input", "output"])
+def test_an_optional_property_may_be_left_out_and_takes_null_exactly_when_allowed(
+    compile_schema: Any, shape: Any, where: str
+) -> None:
+    obj: dict[str, Any] = {"type": "object", "properties": {"f": shape}}
+    if where == "nested input":
+        obj = {"type": "object", "required": ["o"], "properties": {"o": obj}}
+    input_schema = obj if where != "output" else {"type": "object"}
+    output = {"output": obj} if where == "output" else None
+    module = compile_schema(input_schema, output)
+    cls = module.Output if where == "output" else module.Input
+    reference = Draft202012Validator(obj)
+    wrap = (lambda p: {"o": p}) if where == "nested input" else (lambda p: p)
+    for payload in [{}, *({"f": v} for v in VALUES)]:
+        expected = reference.is_valid(wrap(payload))
+        try:
+            built = cls.model_validate(wrap(payload))
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert accepted == expected, (payload, expected)
+        if accepted and where == "input":
+            assert built.to_payload() == payload  # left out: not sent; null: sent as null
+
+
+def test_object_defaults_are_model_instances_and_the_module_passes_mypy_strict(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from runcomfy_codegen.pipeline import render_schema
+    from tests.conftest import load_module_from_source
+
+    schema = {
+        "type": "object",
+        "$defs": {
+            "voice": {"type": "object", "properties": {"speed": {"type": "number"}, "id": {"type": "string"}}}
+        },
+        "properties": {
+            "voice_setting": {"$ref": "#/$defs/voice", "default": {"speed": 1.0, "id": "v1"}},
+            "voices": {"type": "array", "items": {"$ref": "#/$defs/voice"}, "default": [{"speed": 2}]},
+            "maybe": {"anyOf": [{"$ref": "#/$defs/voice"}, {"type": "null"}], "default": {"id": "m"}},
+            "bad": {"$ref": "#/$defs/voice", "default": {"speed": "fast"}},  # refused by its own schema
+        },
+    }
+    source = render_schema("acme/defaults", schema)
+    module = load_module_from_source(source, "runcomfy_models.catalog._defaults")
+    value = module.Input()
+    assert value.voice_setting.speed == 1.0 and value.voice_setting.id == "v1"
+    assert value.voices[0].speed == 2 and value.maybe.id == "m"
+    assert value.bad is None and "the default does not satisfy the schema" in source
+    assert value.to_payload() == {}  # defaults are not sent
+    assert module.Input().voice_setting is not value.voice_setting  # a fresh instance each time
+    path = tmp_path / "defaults_module.py"
+    path.write_text(source, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(path)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+
+
+def test_real_shapes_get_native_types(compile_schema: Any) -> None:
+    from runcomfy_codegen.pipeline import render_schema
+
+    schema = {
+        "type": "object",
+        "$defs": {
+            "aspect_ratio": {"type": "string", "enum": ["16:9", "1:1"], "title": "AspectRatio"},
+            "box": {"type": "object", "required": ["w"], "properties": {"w": {"type": "integer"}}},
+        },
+        "properties": {
+            "aspect": {
+                "allOf": [{"$ref": "#/$defs/aspect_ratio"}],
+                "default": "16:9",
+                "description": "ratio",
+            },
+            "seed": {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None},
+            "box": {"$ref": "#/$defs/box"},
+            "kind": {"const": "video"},
+            "n": {"type": ["number", "string"]},
+            "shape": {"oneOf": [{"$ref": "#/$defs/box"}, {"type": "string", "enum": ["square"]}]},
+        },
+    }
+    source = render_schema("acme/shapes", schema)
+    assert "JsonSchemaCheck" not in source and "JsonValue" not in source
+    assert (
+        'aspect: Literal["16:9", "1:1"] = Field(default="16:9", title="AspectRatio", description="ratio")'
+        in source
+    )
+    assert "seed: JsonInt | None = Field(default=None)" in source
+    assert (
+        "class Box(RunComfyModel):" in source and source.count("class Box") == 1
+    )  # one class per $defs object
+    assert "box: Omittable[Box]" in source
+    assert 'kind: Omittable[Literal["video"]]' in source
+    assert "n: Omittable[float | str]" in source
+    assert 'shape: Omittable[Box | Literal["square"]]' in source
+    module = compile_schema(schema)
+    ok = module.Input.model_validate({"aspect": "1:1", "seed": None, "box": {"w": 1}, "shape": {"w": 2}})
+    assert ok.aspect == "1:1" and ok.box.w == 1
+    for bad in ({"aspect": "4:3"}, {"box": {}}, {"kind": "image"}, {"shape": "round"}, {"seed": 1.5}):
+        with pytest.raises(ValidationError):
+            module.Input.model_validate(bad)
+
+
+def test_a_oneof_whose_branches_overlap_stays_exact_through_jsonschema(compile_schema: Any) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"v": {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 2}]}},
+    }
+    module = compile_schema(schema)
+    module.Input.model_validate({"v": 1})
+    module.Input.model_validate({"v": 2.5})
+    with pytest.raises(ValidationError):
+        module.Input.model_validate({"v": 3})  # both branches match: oneOf refuses

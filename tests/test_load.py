@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from runcomfy_codegen._errors import SchemaError
 from runcomfy_codegen.load import check_schema, load_schema, meta_schema
-from runcomfy_codegen.parse import inline_refs
+from runcomfy_codegen.schema.loader import resolve
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -32,7 +32,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ('{"properties": {"a": {"minLength": -1}}}', "/properties/a/minLength", "non-negative integer"),
         ('{"properties": {"a": {"pattern": "("}}}', "/properties/a/pattern", "regular expression"),
         ('{"properties": {"a/b": 3}}', "/properties/a~1b", "must be an object or a boolean"),
-        ('{"$id": "x"}', "/$id", "not supported"),
+        ('{"properties": {"a": {"$id": "x"}}}', "/properties/a/$id", "not supported"),
         (
             '{"properties": {"u": {"type": "string", "validations": [{"validation_rule": "colour=", "validation_value": 1}]}}}',
             "/properties/u/validations/0/validation_rule",
@@ -68,7 +68,7 @@ def test_allow_unknown_lets_keywords_and_rules_through_and_records_them(tmp_path
         json.dumps(
             {
                 "properties": {
-                    "a": {"type": "string", "x-ui": "slider"},
+                    "a": {"type": "string", "ui-hint": "slider"},
                     "u": {"validations": [{"validation_rule": "colour=", "validation_value": 1}]},
                 }
             }
@@ -76,7 +76,7 @@ def test_allow_unknown_lets_keywords_and_rules_through_and_records_them(tmp_path
     )
     loaded = load_schema(path, allow_unknown=True)
     messages = [w.message for w in loaded.warnings]
-    assert any("unknown keyword 'x-ui'" in m for m in messages)
+    assert any("unknown keyword 'ui-hint' is not enforced" in m for m in messages)
     assert any("unknown metric 'colour'" in m for m in messages)
 
 
@@ -97,18 +97,23 @@ def test_local_refs_are_inlined_and_bad_refs_refused() -> None:
             "b": {"$ref": "#/$defs/size", "maximum": 3},
         },
     }
-    inlined = inline_refs(schema, "input.json")
+    inlined = resolve(schema, "input.json")
     assert inlined["properties"]["a"] == {"type": "integer", "minimum": 1, "description": "kept"}
-    assert inlined["properties"]["b"] == {"allOf": [{"type": "integer", "minimum": 1}, {"maximum": 3}]}
+    # disjoint keywords: the conjunction is the merged node, exactly
+    assert inlined["properties"]["b"] == {"type": "integer", "minimum": 1, "maximum": 3}
+    clash = resolve(
+        {"$defs": {"s": {"maximum": 5}}, "properties": {"b": {"$ref": "#/$defs/s", "maximum": 3}}}, "f"
+    )
+    assert clash["properties"]["b"] == {"allOf": [{"maximum": 5}], "maximum": 3}
     with pytest.raises(SchemaError, match="does not resolve"):
-        inline_refs({"properties": {"a": {"$ref": "#/$defs/nope"}}}, "input.json")
+        resolve({"properties": {"a": {"$ref": "#/$defs/nope"}}}, "input.json")
     with pytest.raises(SchemaError, match="recursive"):
-        inline_refs(
+        resolve(
             {"$defs": {"n": {"items": {"$ref": "#/$defs/n"}}}, "properties": {"a": {"$ref": "#/$defs/n"}}},
             "f",
         )
     with pytest.raises(SchemaError, match="same file"):
-        inline_refs({"properties": {"a": {"$ref": "https://example.com/s.json"}}}, "f")
+        resolve({"properties": {"a": {"$ref": "https://example.com/s.json"}}}, "f")
 
 
 @pytest.mark.parametrize(

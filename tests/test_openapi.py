@@ -72,3 +72,42 @@ def test_openapi_python_client_generates_an_importable_client(document: dict, tm
     )
     assert run.returncode == 0, run.stderr
     assert "'prompt': 'x'" in run.stdout
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def test_every_ref_resolves_inside_the_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "schemas" / "acme" / "refs"
+    folder.mkdir(parents=True)
+    schema = {
+        "type": "object",
+        "$id": "https://example.com/acme/refs",
+        "$defs": {
+            "ratio": {"type": "string", "enum": ["16:9", "1:1"]},
+            "pos": {"type": "integer", "minimum": 0},
+        },
+        "properties": {
+            "aspect": {"allOf": [{"$ref": "#/$defs/ratio"}], "default": "16:9", "x-order": 1},
+            "n": {"anyOf": [{"$ref": "#/$defs/pos"}, {"type": "null"}]},
+            "size": {"$ref": "#/properties/n"},
+        },
+    }
+    (folder / "input.json").write_text(json.dumps(schema), encoding="utf-8")
+    (folder / "output.json").write_text(json.dumps({"output": {"type": "object"}}), encoding="utf-8")
+    assert main(["openapi", "--schemas", str(tmp_path / "schemas")]) == 0
+    document = json.loads(capsys.readouterr().out)
+    validate(document)
+    for ref in _refs(document):
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.split("/")[-1] in document["components"]["schemas"]
+    component = document["components"]["schemas"]["AcmeRefsInput"]
+    assert component["properties"]["aspect"]["enum"] == ["16:9", "1:1"]
+    assert component["properties"]["aspect"]["x-order"] == 1  # vendor annotations kept as metadata
+    assert "$defs" not in component

@@ -438,7 +438,7 @@ def test_bad_options_exit_2(stores: tuple[Path, Path], argv: list[str]) -> None:
 
 def test_missing_store_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sync", "--schemas", str(tmp_path / "nowhere")]) == 2
-    assert "not a schema store folder" in capsys.readouterr().err
+    assert "no schema store" in capsys.readouterr().err
 
 
 def test_cli_process_reports_markdown_and_exits_1_then_2(

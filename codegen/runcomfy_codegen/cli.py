@@ -30,15 +30,12 @@ if TYPE_CHECKING:
 
 def _store(folder: str, option: str = "--schemas") -> Path:
     """The schema store folder, or a usage error that says where it looked and what to do."""
+    from runcomfy_codegen.schema.store import missing_store
+
     path = Path(folder)
     if path.is_dir():
         return path
-    where = f"{folder!r} in {Path.cwd()}" if not path.is_absolute() else repr(folder)
-    what = "is not a folder" if path.exists() else "does not exist"
-    raise CodegenError(
-        f"no schema store: {where} {what}; run this from the project folder (the one holding schemas/) "
-        f"or pass {option} DIR"
-    )
+    raise missing_store(path, option)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -29,8 +29,8 @@ from urllib.parse import unquote
 
 from runcomfy_codegen._errors import SchemaError, SourceError
 from runcomfy_codegen.docpage import is_html, model_id_from_docs_url, page_text
-from runcomfy_codegen.load import check_schema, parse_json
 from runcomfy_codegen.model_id import check_model_id
+from runcomfy_codegen.schema.loader import load_document, parse_json
 from runcomfy_codegen.upstream import Fetcher, is_url  # httpx itself loads on the first fetch
 from runcomfy_codegen.write import atomic_write
 
@@ -231,8 +231,8 @@ def check_imported(
     """Check the model id and both schemas; drop undeclared ``required`` names (with a warning)."""
     check_model_id(found_id)
     warnings = _drop_undeclared_required(input_schema, source)
-    check_schema(input_schema, f"{source} (input schema)", allow_unknown=allow_unknown)
-    check_schema(output_document, f"{source} (output schema)", allow_unknown=allow_unknown)
+    load_document(input_schema, f"{source} (input schema)", allow_unknown=allow_unknown)
+    load_document(output_document, f"{source} (output schema)", allow_unknown=allow_unknown)
     return Imported(found_id, input_schema, output_document, warnings)
 
 

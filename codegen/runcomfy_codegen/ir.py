@@ -85,6 +85,8 @@ class FieldIR:
     omittable: bool = False
     """Optional, without default, and null is not allowed: ``None`` means *not sent*."""
     media: bool = False
+    default_models: bool = False
+    """The default holds objects typed by generated classes: it is built as instances of them."""
 
     @property
     def alias(self) -> str | None:

@@ -182,7 +182,9 @@ def report(exc: BaseException, base_url: str | None = None) -> int:
     message = say(exc)
     if isinstance(exc, rm.APIResponseValidationError):  # an answer came, of the wrong shape
         where = base_url or os.environ.get("RUNCOMFY_BASE_URL") or DEFAULT_BASE_URL
-        message = f"the service at {where} answered, but its reply does not have the expected shape: {message}"
+        message = (
+            f"the service at {where} answered, but its reply does not have the expected shape: {message}"
+        )
     elif isinstance(exc, rm.APIConnectionError) and not isinstance(exc, rm.JobTimeoutError):
         where = base_url or os.environ.get("RUNCOMFY_BASE_URL") or DEFAULT_BASE_URL
         message = f"cannot reach the service at {where}: {message}"

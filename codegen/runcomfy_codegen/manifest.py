@@ -12,14 +12,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from runcomfy_codegen._errors import CodegenError
+from runcomfy_codegen.schema.store import discover
 
 MANIFEST = "catalog/_manifest.json"
 _PACKAGE = Path(__file__).parent
 # What shapes the output; edits elsewhere (CLI, diff, mock server) do not invalidate manifests.
-_SHAPING = ("templates", "runtime", "parse.py", "render.py", "ir.py", "load.py", "pipeline.py", "model_id.py")
+_SHAPING = (
+    "templates",
+    "runtime",
+    "schema",
+    "parse.py",
+    "render.py",
+    "ir.py",
+    "load.py",
+    "pipeline.py",
+    "model_id.py",
+)
 
 
 def _sha(data: bytes) -> str:
@@ -43,24 +55,11 @@ def schema_hash(input_bytes: bytes, output_bytes: bytes) -> str:
     return _sha(input_bytes + b"\0" + output_bytes)
 
 
-def model_folders(schemas: Path) -> list[tuple[str, Path]]:
-    """(model id, folder) of every ``<model_id>/input.json`` in the store, sorted by model id."""
-    found = []
-    root = str(schemas)
-    for folder, _dirs, names in os.walk(root):
-        if "input.json" in names:
-            relative = os.path.relpath(folder, root).replace(os.sep, "/")
-            found.append((relative, Path(folder)))
-    return sorted(found)
-
-
 def schema_hashes(schemas: Path) -> dict[str, str]:
     """model id -> hash of its input.json and output.json bytes."""
     hashes = {}
-    for model_id, folder in model_folders(schemas):
-        output_file = folder / "output.json"
-        output = output_file.read_bytes() if output_file.exists() else b""
-        hashes[model_id] = schema_hash((folder / "input.json").read_bytes(), output)
+    for model in discover(schemas):
+        hashes[model.model_id] = schema_hash(model.read_input(), model.read_output() or b"")
     return hashes
 
 
@@ -115,8 +114,11 @@ def is_up_to_date(schemas: Path, package: Path) -> bool:
         return False
     if manifest.get("generator") != generator_fingerprint():
         return False
-    if manifest.get("schemas") != schema_hashes(schemas):
-        return False
+    try:
+        if manifest.get("schemas") != schema_hashes(schemas):
+            return False
+    except CodegenError:
+        return False  # the full check reports it
     files: dict[str, str] = manifest.get("files", {})
     for rel, digest in files.items():
         try:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from runcomfy_codegen.load import KEYWORDS
 from runcomfy_codegen.model_id import module_name, url_path
 from runcomfy_codegen.parse import clean_text
 from runcomfy_codegen.runtime._urls import DEFAULT_BASE_URL
+from runcomfy_codegen.schema.dialect import map_subschemas
+from runcomfy_codegen.schema.loader import LoadedSchema, resolve
 from runcomfy_codegen.store import Store
 
 _ERROR = {
@@ -34,25 +35,23 @@ def _pascal(module: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in module.replace("__", "_").split("_"))
 
 
-def _for_openapi(schema: Any) -> Any:
-    """A copy with ``validations`` renamed to ``x-runcomfy-validations`` at every schema position."""
+def _for_openapi(loaded: LoadedSchema) -> Any:
+    """The schema with every ``$ref`` resolved in place (so no reference dangles in the document),
+    vendor keywords kept, ``validations`` renamed ``x-runcomfy-validations`` at every position."""
+    return _rename(resolve(loaded.schema, loaded.path, keep_vendor=True))
+
+
+def _rename(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
-    for key, value in schema.items():
-        kind = KEYWORDS.get(key)
+    for key, value in map_subschemas(schema, lambda _rel, child: _rename(child)).items():
         if key == "validations":
             out["x-runcomfy-validations"] = copy.deepcopy(value)
         elif key == "title" and clean_text(value) is None:
             continue  # an untranslated page label, not a title
-        elif kind == "schema":
-            out[key] = _for_openapi(value)
-        elif kind == "schema_list" and isinstance(value, list):
-            out[key] = [_for_openapi(v) for v in value]
-        elif kind == "schema_map" and isinstance(value, dict):
-            out[key] = {k: _for_openapi(v) for k, v in value.items()}
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = value
     return out
 
 
@@ -128,10 +127,10 @@ def build_openapi(store: Store) -> dict[str, Any]:
     request_id = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paths: dict[str, Any] = {}
     for model_id in sorted(store):
-        input_schema, output_schema = store[model_id]
+        loaded = store[model_id]
         name = _pascal(module_name(model_id))
-        schemas[f"{name}Input"] = {**_for_openapi(input_schema), "title": f"{name}Input"}
-        schemas[f"{name}Output"] = {**_for_openapi(output_schema), "title": f"{name}Output"}
+        schemas[f"{name}Input"] = {**_for_openapi(loaded.input), "title": f"{name}Input"}
+        schemas[f"{name}Output"] = {**_for_openapi(loaded.output), "title": f"{name}Output"}
         paths[f"/v1/models/{url_path(model_id)}"] = {
             "post": {
                 "operationId": f"submit_{module_name(model_id)}",

@@ -5,17 +5,18 @@ become Python types and ``Field`` constraints; every other keyword of the node i
 the node's ``check`` (checked by jsonschema at run time). Nothing is dropped: a keyword is either
 expressed natively or checked.
 
-Local ``$ref`` (``#/...`` JSON pointers) are inlined first; a ``$ref`` elsewhere, or one that leads
-back to itself, is refused.
+The parser reads the loader's resolved view (:attr:`~runcomfy_codegen.schema.loader.LoadedSchema.resolved`):
+``$ref`` already replaced, ``allOf`` merged where exact, vendor keywords gone.
 """
 
 from __future__ import annotations
 
+import builtins
+import json
 import keyword
 import re
 import unicodedata
 from typing import Any, Literal
-from urllib.parse import unquote
 
 from runcomfy_codegen._errors import SchemaError, pointer
 from runcomfy_codegen.ir import (
@@ -29,21 +30,11 @@ from runcomfy_codegen.ir import (
     ModelRef,
     ModuleIR,
     Primitive,
-    Rule,
     TypeExpr,
     UnionOf,
 )
-from runcomfy_codegen.load import KEYWORDS, unwrap_output
-from runcomfy_codegen.rules import parse_rule
-
-# Keywords that never constrain a value.
-ANNOTATIONS = frozenset(
-    {
-        "$schema", "$comment", "$defs", "definitions", "title", "description", "default", "deprecated",
-        "readOnly", "writeOnly", "examples", "format", "contentEncoding", "contentMediaType",
-        "contentSchema", "validations",
-    }
-)  # fmt: skip
+from runcomfy_codegen.schema.dialect import CONSTRAINTS, is_annotation, json_types_of
+from runcomfy_codegen.schema.loader import LoadedSchema
 
 # Formats that mark a field as media (a URL whose content the custom rules may read).
 MEDIA_FORMATS = frozenset(
@@ -71,6 +62,7 @@ RESERVED_NAMES = BASE_MODEL_NAMES | {
     "RunComfyModel", "ConfigDict",
 }  # fmt: skip
 
+_TAKEN_NAMES = RESERVED_NAMES | frozenset(dir(builtins))
 _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]+")
 _PAGE_LABEL = re.compile(r"^modelApiDoc_\w*$")
 
@@ -109,79 +101,15 @@ def python_name(json_name: str, taken: set[str], avoid: frozenset[str] = frozens
 def class_name(prefix: str, hint: str, taken: set[str]) -> str:
     words = _NOT_IDENTIFIER.sub(" ", unicodedata.normalize("NFKD", hint).encode("ascii", "ignore").decode())
     base = prefix + "".join(w[:1].upper() + w[1:] for w in words.replace("_", " ").split())
+    if not base or base[0].isdigit():
+        base = "Model" + base
+    if keyword.iskeyword(base) or keyword.issoftkeyword(base) or base in _TAKEN_NAMES:
+        base += "Model"  # a class named Field, None or str would break the module
     candidate, n = base, 2
     while candidate in taken:
         candidate, n = f"{base}{n}", n + 1
     taken.add(candidate)
     return candidate
-
-
-# --- $ref inlining --------------------------------------------------------------------------------
-
-
-def _contains_ref(node: Any) -> bool:
-    if isinstance(node, dict):
-        return "$ref" in node or any(_contains_ref(v) for v in node.values())
-    if isinstance(node, list):
-        return any(_contains_ref(v) for v in node)
-    return False
-
-
-def _resolve_pointer(root: Any, ref: str, file: str, where: str) -> Any:
-    if not ref.startswith("#"):
-        raise SchemaError(
-            file, where, f"$ref {ref!r}: only references into the same file ('#/...') are supported"
-        )
-    fragment = unquote(ref[1:])
-    if fragment and not fragment.startswith("/"):
-        raise SchemaError(file, where, f"$ref {ref!r}: anchors are not supported, use a JSON pointer")
-    node = root
-    for token in fragment.split("/")[1:] if fragment else []:
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise SchemaError(file, where, f"$ref {ref!r} does not resolve (no {token!r})")
-    return node
-
-
-def inline_refs(root: Any, file: str) -> Any:
-    """Return ``root`` with every local ``$ref`` replaced by its target (``allOf`` when it has siblings)."""
-    if not _contains_ref(root):
-        return root
-
-    def walk(node: Any, path: tuple[str | int, ...], active: tuple[str, ...]) -> Any:
-        if not isinstance(node, dict):
-            return node
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key in ("$defs", "definitions", "$ref"):
-                continue
-            kind = KEYWORDS.get(key)
-            if kind == "schema":
-                out[key] = walk(value, (*path, key), active)
-            elif kind == "schema_list" and isinstance(value, list):
-                out[key] = [walk(v, (*path, key, i), active) for i, v in enumerate(value)]
-            elif kind == "schema_map" and isinstance(value, dict):
-                out[key] = {k: walk(v, (*path, key, k), active) for k, v in value.items()}
-            else:
-                out[key] = value
-        if "$ref" not in node:
-            return out
-        ref = node["$ref"]
-        where = pointer(*path, "$ref")
-        if ref in active:
-            raise SchemaError(file, where, f"$ref {ref!r} is recursive; recursive schemas are not supported")
-        target = walk(_resolve_pointer(root, ref, file, where), (*path, "$ref"), (*active, ref))
-        if all(k in ANNOTATIONS for k in out):
-            if isinstance(target, dict):
-                return {**target, **out}
-            return target
-        return {"allOf": [target, out]}
-
-    return walk(root, (), ())
 
 
 # --- schema -> IR ---------------------------------------------------------------------------------
@@ -229,6 +157,26 @@ def _accepts(node: dict[str, Any], keywords: dict[str, Any], value: Any, simple:
     return True
 
 
+def _is_opaque(expr: TypeExpr) -> bool:
+    """A type whose whole value jsonschema decides (``JsonValue`` with a check)."""
+    return isinstance(expr, Constrained) and expr.check is not None and expr.inner == Primitive("JsonValue")
+
+
+def _needs_models(expr: TypeExpr, value: Any) -> bool:
+    """Does a default hold an object where the type has a generated class (so it must become one)?"""
+    if isinstance(expr, Constrained):
+        return _needs_models(expr.inner, value)
+    if isinstance(expr, ModelRef):
+        return isinstance(value, dict)
+    if isinstance(expr, UnionOf):
+        return any(_needs_models(m, value) for m in expr.members)
+    if isinstance(expr, ListOf) and isinstance(value, list):
+        return any(_needs_models(expr.item, v) for v in value)
+    if isinstance(expr, DictOf) and isinstance(value, dict):
+        return any(_needs_models(expr.value, v) for v in value.values())
+    return False
+
+
 def accepts_null(expr: TypeExpr) -> bool | None:
     """Does a type accept JSON null? None when only jsonschema can tell (a check is attached)."""
     if isinstance(expr, Primitive):
@@ -262,12 +210,15 @@ def _with_property_names(leftovers: dict[str, Any], keywords: dict[str, Any]) ->
 
 
 class _ModuleParser:
-    def __init__(self, model_id: str, file: str) -> None:
+    def __init__(self, model_id: str, file: str, def_names: dict[int, str] | None = None) -> None:
         self.model_id = model_id
         self.file = file
         self.class_names: set[str] = {"Input", "Output"}
         self.nested: list[ModelIR] = []
         self.warnings: list[str] = []
+        self.def_names = def_names or {}
+        self.shared: dict[tuple[str, str], tuple[ModelIR, set[str]]] = {}
+        """One class per ``$defs`` object: (definition name, its keywords as JSON) -> class."""
 
     # A node's type -------------------------------------------------------------------------------
     def type_of(self, node: Any, path: tuple[str | int, ...], class_hint: str) -> TypeExpr:
@@ -276,7 +227,7 @@ class _ModuleParser:
         if node is False:
             return Constrained(Primitive("JsonValue"), check=False)
         assert isinstance(node, dict)
-        keywords = {k: v for k, v in node.items() if k not in ANNOTATIONS}
+        keywords = {k: v for k, v in node.items() if k in CONSTRAINTS}
         if not keywords:
             return Primitive("JsonValue")
 
@@ -284,6 +235,11 @@ class _ModuleParser:
             literal = self._literal(node, keywords)
             if literal is not None:
                 return literal
+
+        if len(keywords) == 1 and ("anyOf" in keywords or "oneOf" in keywords):
+            union = self._union(keywords, path, class_hint)
+            if union is not None:
+                return union
 
         types = keywords.pop("type", None)
         if types is None:
@@ -303,6 +259,42 @@ class _ModuleParser:
             result = Constrained(result, check=_with_property_names(leftovers, keywords))
         return result
 
+    def _union(
+        self, keywords: dict[str, Any], path: tuple[str | int, ...], class_hint: str
+    ) -> TypeExpr | None:
+        """``anyOf`` (or a ``oneOf`` whose branches accept disjoint JSON types) of branches pydantic
+        states exactly: a union, as exact as the branches (a union accepts what one member accepts).
+        None when a branch would need jsonschema for its whole value (the node then keeps the check)."""
+        key = "anyOf" if "anyOf" in keywords else "oneOf"
+        branches = keywords[key]
+        if key == "oneOf":
+            seen: set[str] = set()
+            for branch in branches:
+                types = json_types_of(branch)
+                if types is None or types & seen:
+                    return None
+                seen |= types
+        mark, names, warnings = len(self.nested), set(self.class_names), len(self.warnings)
+        members: list[TypeExpr] = []
+        for index, branch in enumerate(branches):
+            member = self.type_of(
+                branch, (*path, key, index), class_hint if index == 0 else f"{class_hint} {index}"
+            )
+            if _is_opaque(member):
+                dropped = {id(model) for model in self.nested[mark:]}
+                for stale in [k for k, v in self.shared.items() if id(v[0]) in dropped]:
+                    del self.shared[stale]
+                del self.nested[mark:], self.warnings[warnings:]
+                self.class_names.intersection_update(names)
+                return None
+            members.append(member)
+        flat: list[TypeExpr] = []
+        for member in members:
+            for part in member.members if isinstance(member, UnionOf) else (member,):
+                if part not in flat:
+                    flat.append(part)
+        return flat[0] if len(flat) == 1 else UnionOf(tuple(flat))
+
     def _literal(self, node: dict[str, Any], keywords: dict[str, Any]) -> TypeExpr | None:
         """``enum``/``const`` whose values fit ``Literal``: keep exactly the values the node accepts."""
         values = list(keywords["enum"]) if "enum" in keywords else [keywords["const"]]
@@ -311,9 +303,12 @@ class _ModuleParser:
         # The value set is finite: evaluate every other keyword on it now, at generation time.
         simple = keywords.keys() <= {"enum", "const", "type"}
         accepted: list[LiteralValue] = []
+        seen: set[tuple[type, LiteralValue]] = set()  # linear-time de-duplication
         for value in values:
-            if any(type(a) is type(value) and a == value for a in accepted):
+            key = (type(value), value)
+            if key in seen:
                 continue
+            seen.add(key)
             if _accepts(node, keywords, value, simple):
                 accepted.append(value)
         if not accepted:
@@ -380,9 +375,21 @@ class _ModuleParser:
                 return DictOf(Primitive("JsonValue")), set()
             value = self.type_of(extra, (*path, "additionalProperties"), class_hint + " value")
             return DictOf(value), {"additionalProperties"}
+        properties = keywords.get("properties")
+        key = None
+        if properties and id(properties) in self.def_names:
+            # a definition reached through $ref: one class, named after it, for every use alike
+            definition = self.def_names[id(properties)]
+            key = (definition, json.dumps(keywords, sort_keys=True, default=repr))
+            known = self.shared.get(key)
+            if known is not None:
+                return ModelRef(known[0].class_name), known[1]
+            class_hint, path = definition, ("$defs", definition)
         name = class_name("", class_hint, self.class_names)
         model, consumed = self.model(keywords, path, name)
         self.nested.append(model)
+        if key is not None:
+            self.shared[key] = (model, consumed)
         return ModelRef(model.class_name), consumed
 
     # A class for an object node ------------------------------------------------------------------
@@ -438,6 +445,16 @@ class _ModuleParser:
         field_type = self.type_of(node, path, owner + " " + json_name)
         node_dict = node if isinstance(node, dict) else {}
         has_default = "default" in node_dict and not required
+        default = node_dict.get("default")
+        default_models = has_default and _needs_models(field_type, default)
+        if default_models and not _jsonschema_valid(node, default):
+            # A default is an annotation and may be anything; one that the schema refuses cannot
+            # become the nested model instance a client reads, so the field is left without one.
+            self.warnings.append(
+                f"{self.file}#{pointer(*path, 'default')}: the default does not satisfy the schema; "
+                "the client leaves the field unset instead"
+            )
+            has_default = default_models = False
         null = accepts_null(field_type)
         if null is None:
             null = _jsonschema_valid(node, None)
@@ -448,86 +465,52 @@ class _ModuleParser:
             type=field_type,
             required=required,
             has_default=has_default,
-            default=node_dict.get("default"),
+            default=default if has_default else None,
             title=clean_text(node_dict.get("title")),
             description=clean_text(node_dict.get("description")),
             format=fmt,
             omittable=not required and not has_default and not null,
             media=bool(node_dict.get("validations")) or fmt in MEDIA_FORMATS,
+            default_models=default_models,
         )
 
     def root_model(self, schema: dict[str, Any], name: str, role: str) -> ModelIR:
         if schema.get("type", "object") != "object" and schema.get("type") != ["object"]:
             raise SchemaError(self.file, "/type", f"the {role} schema must describe an object (type: object)")
         model, used = self.model(schema, (), name)
-        keywords = {k: v for k, v in schema.items() if k not in ANNOTATIONS}
+        keywords = {k: v for k, v in schema.items() if not is_annotation(k)}
         leftovers = {k: v for k, v in keywords.items() if k not in used and k != "type"}
         if leftovers:
             model.check = _with_property_names(leftovers, keywords)
         return model
 
 
-def _rules_of(schema: dict[str, Any]) -> list[Rule]:
-    rules: list[Rule] = []
-    for json_name, node in schema.get("properties", {}).items():
-        if not isinstance(node, dict):
-            continue
-        is_array = node.get("type") == "array"  # rules on an array of URLs apply to each item
-        owners: list[tuple[dict[str, Any], bool]] = [(node, is_array)]
-        if isinstance(node.get("items"), dict):
-            owners.append((node["items"], True))
-        for owner, each_item in owners:
-            for entry in owner.get("validations", []):
-                metric, op = parse_rule(entry["validation_rule"], allow_unknown_metric=True)
-                rules.append(
-                    Rule(
-                        json_name,
-                        metric,
-                        op,
-                        entry["validation_value"],
-                        entry.get("validation_error", ""),
-                        each_item,
-                    )
-                )
-    return rules
-
-
-def parse_model(
-    model_id: str,
-    module: str,
-    input_schema: dict[str, Any],
-    output_document: Any,
-    *,
-    input_file: str,
-    output_file: str,
-    warnings: list[str] | None = None,
-    may_have_refs: bool = True,
-) -> ModuleIR:
-    """Build the IR of one model from its checked input schema and output document."""
-    if may_have_refs:
-        input_schema = inline_refs(input_schema, input_file)
-    parser = _ModuleParser(model_id, input_file)
-    output_schema, _ = unwrap_output(output_document)  # RunComfy wraps it: {"output": {...}}
-    output_parser = _ModuleParser(model_id, output_file)
+def parse_model(model_id: str, module: str, loaded_in: LoadedSchema, loaded_out: LoadedSchema) -> ModuleIR:
+    """Build the IR of one model from its loaded input and output schemas."""
+    input_schema, output_schema = loaded_in.resolved, loaded_out.resolved
+    parser = _ModuleParser(model_id, loaded_in.path, loaded_in.def_names)
+    output_parser = _ModuleParser(model_id, loaded_out.path, loaded_out.def_names)
     output_parser.class_names = parser.class_names
-    if may_have_refs:
-        output_schema = inline_refs(output_schema, output_file)
+    output_parser.shared = parser.shared  # a definition used by both input and output: one class
     if not isinstance(output_schema, dict):
-        raise SchemaError(output_file, "/output", "the output schema must be an object")
+        raise SchemaError(loaded_out.path, "/output", "the output schema must be an object")
     output_model = output_parser.root_model(output_schema, "Output", "output")
     input_model = parser.root_model(input_schema, "Input", "input")
-    rules = _rules_of(input_schema)
     media = [f.json_name for f in input_model.fields if f.media]
     return ModuleIR(
         model_id=model_id,
         module_name=module,
-        input_file=input_file,
-        output_file=output_file,
+        input_file=loaded_in.path,
+        output_file=loaded_out.path,
         input_model=input_model,
         output_model=output_model,
         nested_models=output_parser.nested + parser.nested,
-        rules=rules,
+        rules=loaded_in.rules,
         media_fields=media,
-        warnings=[*(warnings or []), *output_parser.warnings, *parser.warnings],
+        warnings=[
+            *(str(w) for w in (*loaded_in.warnings, *loaded_out.warnings)),
+            *output_parser.warnings,
+            *parser.warnings,
+        ],
         input_schema_title=clean_text(input_schema.get("title")),
     )

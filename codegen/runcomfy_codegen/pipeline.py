@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from runcomfy_codegen._errors import CodegenError, ModelIdError, SchemaError
-from runcomfy_codegen.load import check_schema, load_schema
 from runcomfy_codegen.lock import exit_with_parent, output_lock
-from runcomfy_codegen.manifest import MANIFEST, build_manifest, extend_manifest, model_folders, schema_hash
+from runcomfy_codegen.manifest import MANIFEST, build_manifest, extend_manifest, schema_hash
 from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.parse import parse_model
 from runcomfy_codegen.render import environment, render_module
+from runcomfy_codegen.schema import store
+from runcomfy_codegen.schema.loader import LoadedSchema, load_document, load_model
+from runcomfy_codegen.schema.store import ModelFiles
 from runcomfy_codegen.write import HEADER, TreeDiff, compare_tree, write_tree
 
 PACKAGE = "runcomfy_models"
@@ -54,18 +56,8 @@ class GenerateResult:
 
 
 def discover(schemas: Path) -> list[tuple[str, Path]]:
-    """(model id, folder) of every ``<model_id>/input.json`` in the store, sorted by model id."""
-    if not schemas.is_dir():
-        raise SchemaError(schemas, "", "the schema store is not a folder")
-    return model_folders(schemas)
-
-
-def _display(path: Path, schemas: Path) -> str:
-    """Paths in messages and headers: relative to the store's parent, posix, machine-independent."""
-    try:
-        return path.relative_to(schemas.parent).as_posix()
-    except ValueError:
-        return path.as_posix()
+    """(model id, folder) of every model in the store, sorted by model id (see :mod:`.schema.store`)."""
+    return [(m.model_id, m.folder) for m in store.discover(schemas) if m.folder is not None]
 
 
 def _runtime_file(name: str) -> str:
@@ -82,21 +74,36 @@ def render_schema(
     input_file: str = "input.json",
     output_file: str = "output.json",
 ) -> str:
-    """The module source for one model from in-memory schemas (checked, parsed, rendered)."""
+    """The module source for one model from in-memory schemas, built exactly as ``generate`` builds
+    a store's model: the documents go through the same loader (as the JSON bytes they stand for)."""
     check_model_id(model_id)
     if output_document is None:
         output_document = {"output": {"type": "object"}}
-    check_schema(input_schema, input_file, allow_unknown=allow_unknown)
-    check_schema(output_document, output_file, allow_unknown=allow_unknown)
-    ir = parse_model(
-        model_id,
-        module_name(model_id),
-        input_schema,
-        output_document,
-        input_file=input_file,
-        output_file=output_file,
-    )
-    return render_module(ir)
+    loaded_in = load_document(input_schema, input_file, allow_unknown=allow_unknown)
+    loaded_out = load_document(output_document, output_file, allow_unknown=allow_unknown)
+    text = render_module(parse_model(model_id, module_name(model_id), loaded_in, loaded_out))
+    _compiles_if_deep(text, loaded_in, loaded_out)
+    return text
+
+
+DEEP = 40
+"""Schemas nested deeper than this (JSON levels, after ``$ref`` resolution) get their module compiled."""
+
+
+def _compiles_if_deep(text: str, *loaded: LoadedSchema) -> None:
+    """A module that would not compile is never reported as built. Depth is what can break it (the
+    loader bounds it, see :mod:`.schema.loader`); a module from a deep schema is compiled to make sure,
+    the rest skip the cost."""
+    deep = next((s for s in loaded if s.depth > DEEP), None)
+    if deep is None:
+        return
+    try:
+        compile(text, "<generated>", "exec", dont_inherit=True)
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
+        reason = getattr(exc, "msg", None) or type(exc).__name__
+        raise SchemaError(
+            deep.path, "", f"nested too deeply: the generated module would not compile ({reason})"
+        ) from None
 
 
 @dataclass
@@ -111,41 +118,28 @@ class _Built:
     schema_hash: str = ""
 
 
-def _build_one(model_id: str, folder: Path, module: str, schemas: Path, allow_unknown: bool) -> _Built:
+def _build_one(files: ModelFiles, module: str, allow_unknown: bool) -> _Built:
     try:
-        input_file, output_file = folder / "input.json", folder / "output.json"
-        shown_in, shown_out = _display(input_file, schemas), _display(output_file, schemas)
-        loaded_in = load_schema(input_file, allow_unknown=allow_unknown, display=shown_in)
-        if not output_file.exists():
-            raise SchemaError(shown_out, "", "missing: every model folder needs input.json and output.json")
-        loaded_out = load_schema(output_file, allow_unknown=allow_unknown, display=shown_out)
-        ir = parse_model(
-            model_id,
-            module,
-            loaded_in.document,
-            loaded_out.document,
-            input_file=shown_in,
-            output_file=shown_out,
-            warnings=[str(w) for w in (*loaded_in.warnings, *loaded_out.warnings)],
-            may_have_refs=loaded_in.may_have_refs or loaded_out.may_have_refs,
-        )
-        digest = schema_hash(loaded_in.raw, loaded_out.raw)
-        return _Built(model_id, module, render_module(ir), None, ir.warnings, digest)
+        loaded = load_model(files, allow_unknown=allow_unknown)
+        ir = parse_model(files.model_id, module, loaded.input, loaded.output)
+        digest = schema_hash(loaded.input.raw, loaded.output.raw)
+        text = render_module(ir)
+        _compiles_if_deep(text, loaded.input, loaded.output)
+        return _Built(files.model_id, module, text, None, ir.warnings, digest)
     except CodegenError as exc:
-        return _Built(model_id, module, None, exc, [])
+        return _Built(files.model_id, module, None, exc, [])
 
 
 def _build_chunk(
-    work: list[tuple[str, Path, str]],
-    schemas: Path,
+    work: list[tuple[ModelFiles, str]],
     allow_unknown: bool,
     progress: Callable[[str], None] | None = None,
 ) -> list[_Built]:
     built = []
-    for model_id, folder, module in work:
-        built.append(_build_one(model_id, folder, module, schemas, allow_unknown))
+    for files, module in work:
+        built.append(_build_one(files, module, allow_unknown))
         if progress is not None:
-            progress(model_id)
+            progress(files.model_id)
     return built
 
 
@@ -154,8 +148,7 @@ PARALLEL_THRESHOLD = 200
 
 
 def _build_all(
-    work: list[tuple[str, Path, str]],
-    schemas: Path,
+    work: list[tuple[ModelFiles, str]],
     allow_unknown: bool,
     keep_going: bool,
     progress: Callable[[str], None] | None,
@@ -168,11 +161,11 @@ def _build_all(
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
         built = []
-        for model_id, folder, module in work:
-            outcome = _build_one(model_id, folder, module, schemas, allow_unknown)
+        for files, module in work:
+            outcome = _build_one(files, module, allow_unknown)
             built.append(outcome)
             if progress is not None:
-                progress(model_id)
+                progress(files.model_id)
             if outcome.error is not None and not keep_going:
                 break
         return built
@@ -185,8 +178,8 @@ def _build_all(
         initializer=exit_with_parent,
         initargs=(os.getpid(),),
     ) as pool:
-        futures = [pool.submit(_build_chunk, chunk, schemas, allow_unknown) for chunk in slices[1:]]
-        built = _build_chunk(slices[0], schemas, allow_unknown, progress)  # the parent's share, live
+        futures = [pool.submit(_build_chunk, chunk, allow_unknown) for chunk in slices[1:]]
+        built = _build_chunk(slices[0], allow_unknown, progress)  # the parent's share, live
         for future in futures:
             done = future.result()
             built.extend(done)
@@ -210,19 +203,20 @@ def build_package(
 ) -> GenerateResult:
     """Load, parse and render every model of the store (or only ``model_ids``) in memory."""
     result = GenerateResult()
-    found = discover(schemas)
+    found = store.discover(schemas)
     selected = None
     if model_ids is not None:
         selected = set(model_ids)
-        known = {m for m, _ in found}
+        known = {m.model_id for m in found}
         for model_id in sorted(selected - known):
             result.errors.append(
                 SchemaError(schemas / model_id, "", f"no model {model_id!r} in the schema store")
             )
     modules: dict[str, str] = {}
     catalog: list[tuple[str, str]] = []
-    work: list[tuple[str, Path, str]] = []
-    for model_id, folder in found:
+    work: list[tuple[ModelFiles, str]] = []
+    for files in found:
+        model_id = files.model_id
         try:
             check_model_id(model_id)
             module = module_name(model_id)
@@ -238,9 +232,9 @@ def build_package(
         modules[module] = model_id
         catalog.append((model_id, module))
         if selected is None or model_id in selected:
-            work.append((model_id, folder, module))
+            work.append((files, module))
     hashes: dict[str, str] = {}
-    for outcome in _build_all(work, schemas, allow_unknown, keep_going, progress):
+    for outcome in _build_all(work, allow_unknown, keep_going, progress):
         if outcome.error is not None:
             result.errors.append(outcome.error)
             catalog.remove((outcome.model_id, outcome.module))

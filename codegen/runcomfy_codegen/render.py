@@ -179,13 +179,49 @@ def annotation(expr: TypeExpr, imports: _Imports) -> str:
 LINE_LENGTH = 110
 
 
+class _Code(str):
+    """Python source the renderer built from IR values (each through :func:`py_literal`)."""
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, _Code) else py_literal(value)
+
+
 def _kwargs(pairs: Any) -> str:
-    return ", ".join(f"{key}={py_literal(value)}" for key, value in pairs)
+    return ", ".join(f"{key}={_value(value)}" for key, value in pairs)
+
+
+def _model_default(expr: TypeExpr, value: Any) -> str:
+    """A default whose objects sit where generated classes are, built as instances of them."""
+    if isinstance(expr, Constrained):
+        return _model_default(expr.inner, value)
+    if isinstance(expr, ModelRef) and isinstance(value, dict):
+        return f"{expr.class_name}.model_validate({py_literal(value)})"
+    if isinstance(expr, UnionOf):
+        for member in expr.members:
+            if _fits(member, value):
+                return _model_default(member, value)
+    if isinstance(expr, ListOf) and isinstance(value, list):
+        return "[" + ", ".join(_model_default(expr.item, v) for v in value) + "]"
+    if isinstance(expr, DictOf) and isinstance(value, dict):
+        items = (f"{py_literal(k)}: {_model_default(expr.value, v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    return py_literal(value)
+
+
+def _fits(expr: TypeExpr, value: Any) -> bool:
+    if isinstance(expr, Constrained):
+        return _fits(expr.inner, value)
+    if isinstance(value, dict):
+        return isinstance(expr, (ModelRef, DictOf))
+    if isinstance(value, list):
+        return isinstance(expr, ListOf)
+    return False
 
 
 def call(name: str, pairs: list[tuple[str, Any]], *, indent: str, prefix_width: int) -> str:
     """``name(k=v, ...)`` on one line when it fits, else one argument a line (as ruff format does)."""
-    parts = [f"{key}={py_literal(value)}" for key, value in pairs]
+    parts = [f"{key}={_value(value)}" for key, value in pairs]
     flat = f"{name}({', '.join(parts)})"
     if prefix_width + len(flat) <= LINE_LENGTH or not pairs:
         return flat
@@ -214,10 +250,12 @@ class ClassView:
 def _field_view(f: FieldIR, imports: _Imports) -> FieldView:
     expr = f.type
     args: list[tuple[str, Any]] = []
-    if f.has_default:
+    if f.default_models:
+        args.append(("default_factory", _Code(f"lambda: {_model_default(f.type, f.default)}")))
+    elif f.has_default:
         args.append(("default", f.default))
-    elif f.omittable:
-        args.append(("default", None))
+    elif not f.required:
+        args.append(("default", None))  # left out: not sent (null is refused unless the type allows it)
     if f.alias is not None:
         args.append(("alias", f.alias))
     if f.title is not None:

@@ -1,5 +1,5 @@
-"""The rule grammar the generator checks schemas with; defined once, in the runtime it ships."""
+"""The rule grammar and rule objects; defined in :mod:`runcomfy_codegen.schema.rules`."""
 
-from runcomfy_codegen.runtime._rules import METRICS, OPERATORS, RuleSyntaxError, parse_rule
+from runcomfy_codegen.schema.rules import METRICS, OPERATORS, RuleSyntaxError, parse_rule
 
 __all__ = ["METRICS", "OPERATORS", "RuleSyntaxError", "parse_rule"]
