@@ -392,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=1800.0, help="overall deadline in seconds for --wait")
     p.add_argument("--no-media-check", action="store_true", help="skip the custom media rules")
     p.set_defaults(func=cmd_run)
+    __import__("runcomfy_codegen.batch_cli").batch_cli.register(sub)
     return parser
 
 
