@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -573,6 +574,11 @@ class Journal:
                     if not future.done():
                         future.set_result(None)
 
+    async def drain(self) -> None:
+        """Wait until every queued change is committed."""
+        if self._flusher is not None and not self._flusher.done():
+            await self._flusher
+
     def export(self, target: str | os.PathLike[str]) -> None:
         """Write one JSON line per row (in input order) to ``target``, atomically (temp file + rename)."""
         self._call(self._export, Path(target))
@@ -664,6 +670,17 @@ class _Health:
         if self.failing_since is None:
             self.failing_since = now
         return now - self.failing_since >= self.window
+
+
+def _never_sent(exc: APIConnectionError) -> bool:
+    """Whether a submit's connection error means the request surely never reached the service.
+
+    The client raises ``SubmitUncertainError`` for every failure after a request may have been sent;
+    what reaches here as a plain connection error is one of the never-sent kinds, which its message
+    names. Anything else counts as sent: wrongly keeping a row uncertain costs a question, wrongly
+    sending it again costs a second paid job.
+    """
+    return any(kind in exc.message for kind in ("ConnectError", "ConnectTimeout", "PoolTimeout"))
 
 
 def _status_of(result: JobResult) -> str:
@@ -806,7 +823,7 @@ class Batch:
         self._wake.set()
 
     def _in_flight(self) -> int:
-        return sum(1 for kind in self._tasks.values() if kind == "job")
+        return sum(1 for kind in self._tasks.values() if kind != "files")
 
     # Running ----------------------------------------------------------------------------------
     async def _run(self) -> AsyncGenerator[BatchResult, None]:
@@ -819,13 +836,16 @@ class Batch:
         journal = Journal(self.journal_path)
         records = journal.open(rows, resubmit_uncertain=self.resubmit_uncertain)
         self._journal = journal
-        by_seq = {row.seq: row for row in rows}
+        by_id = {row.id: row for row in rows}
         follow: list[tuple[_Row, str]] = []
         fetch: list[tuple[_Row, BatchResult]] = []
         self.stats.total = len(rows)
         early: list[BatchResult] = []
         for record in records:
-            row = by_seq[record.seq]
+            row = by_id[record.id]
+            row.seq = (
+                record.seq
+            )  # the journal's numbering (the input may list the same rows in another order)
             if record.state == "pending":
                 self._set_phase(row, "pending")
                 self._pending.append(row)
@@ -864,6 +884,8 @@ class Batch:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await driver
             self._journal = None
+            with contextlib.suppress(BaseException):
+                await journal.drain()
             journal.close()
 
     async def _drive(self, follow: list[tuple[_Row, str]], fetch: list[tuple[_Row, BatchResult]]) -> None:
@@ -961,8 +983,11 @@ class Batch:
         except APIStatusError as exc:  # 400/404/422...: refused, so no job exists
             await self._finish(row, None, "failed", None, _error_of(exc), None, None)
             return None
-        except APIConnectionError as exc:  # it never reached the service (the client retried already)
-            await self._back_to_pending(row)
+        except APIConnectionError as exc:
+            if not _never_sent(exc):  # a reply that was not a JSON object, and the like: it did arrive
+                await self._uncertain(row, f"{exc.message}; the job may exist")
+                return None
+            await self._back_to_pending(row)  # it never reached the service (the client retried already)
             if self._health.failed():
                 self._stop(APIConnectionError(f"the service stayed unreachable: {exc.message}"))
             return None
@@ -1021,11 +1046,12 @@ class Batch:
             except (AuthenticationError, PermissionDeniedError) as exc:
                 self._stop(exc)
                 return None
-            except RunComfyError as exc:  # the client's own retries are spent: keep the job, try later
+            except (RunComfyError, ValueError) as exc:  # retries spent, or a malformed reply: try later
                 if isinstance(exc, RateLimitError):
                     self._pacer.on_rate_limited(exc.retry_after)
                 if self._health.failed():
-                    self._stop(APIConnectionError(f"the service stayed unreachable: {exc.message}"))
+                    message = exc.message if isinstance(exc, RunComfyError) else str(exc).splitlines()[0]
+                    self._stop(APIConnectionError(f"the service stayed unreachable: {message}"))
                     return None
             await asyncio.sleep(delay)
             delay = min(delay * POLL_FACTOR, self.max_poll_interval)
@@ -1063,9 +1089,9 @@ class Batch:
         except (OSError, RunComfyError, asyncio.TimeoutError) as exc:
             self.stats.download_failures += 1
             message = exc.message if isinstance(exc, RunComfyError) else f"{type(exc).__name__}: {exc}"
-            result = BatchResult(**{**result.__dict__, "error": {"download": message}})
+            result = dataclasses.replace(result, error={"download": message})
             files = None
-        self._results.put_nowait(BatchResult(**{**result.__dict__, "files": files}))
+        self._results.put_nowait(dataclasses.replace(result, files=files))
 
     async def _download_all(self, row: _Row, output: Mapping[str, Any]) -> list[str]:
         assert self.output_dir is not None
