@@ -30,6 +30,7 @@ from runcomfy_models._batch import (
     BatchInputError,
     BatchRow,
     JournalMismatchError,
+    _FileLock,
     _Pacer,
     prepare_rows,
     write_results,
@@ -249,6 +250,21 @@ def test_a_journal_made_for_another_input_is_refused(env: MockServer, tmp_path: 
     assert len(env.received) == sent
 
 
+def test_a_journal_in_use_or_not_a_journal_is_refused(env: MockServer, tmp_path: Path, capsys: Any) -> None:
+    write_input(tmp_path / "in.jsonl", [line("a")])
+    lock = _FileLock(tmp_path / "j.sqlite.lock")
+    lock.acquire()  # as another batch run holds it
+    try:
+        assert batch(tmp_path) == 2
+    finally:
+        lock.release()
+    assert "in use by another batch run" in capsys.readouterr().err
+    (tmp_path / "j.sqlite").write_bytes(b"not a database, just bytes" * 100)
+    assert batch(tmp_path) == 2
+    assert "not a batch journal" in capsys.readouterr().err
+    assert env.received == []
+
+
 def test_journal_mismatch_in_the_library(server: MockServer, tmp_path: Path) -> None:
     async def go(rows: list[dict[str, Any]]) -> None:
         async with runcomfy_models.AsyncClient(base_url=server.base_url, token="mock-token") as client:
@@ -258,7 +274,10 @@ def test_journal_mismatch_in_the_library(server: MockServer, tmp_path: Path) -> 
                 pass
 
     asyncio.run(go([line("a")]))
-    with pytest.raises(JournalMismatchError, match="model id 'acme/other'"):
+    with (
+        pytest.raises(JournalMismatchError, match="model id 'acme/other'"),
+        pytest.warns(UserWarning, match="untyped"),
+    ):
         asyncio.run(go([{"id": "a", "model_id": "acme/other", "input": line("a")["input"]}]))
 
 
@@ -406,6 +425,30 @@ def test_kill_9_at_random_moments_never_submits_a_row_twice(tmp_path: Path) -> N
     print(f"seed {seed}; journal states at kills {dict(seen_states)}; server {dict(server_states)}")
     assert seen_states["pending"] and seen_states["submitted"] and seen_states["finished"], f"seed {seed}"
     assert server_states["in_queue"] and server_states["in_progress"], f"seed {seed}"
+
+
+def test_ctrl_c_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
+    ids = [f"r{i}" for i in range(12)]
+    with MockServer(queue_seconds=0.3, run_seconds=0.3, check_media=False) as server:
+        write_input(tmp_path / "in.jsonl", [line(row_id) for row_id in ids])
+        env = {**os.environ, "RUNCOMFY_BASE_URL": server.base_url, "RUNCOMFY_API_TOKEN": "mock-token"}
+        command = [*CLI, "batch", str(tmp_path / "in.jsonl"), "--journal", str(tmp_path / "j.sqlite"),
+                   "--results", str(tmp_path / "out.jsonl"), "--poll-interval", POLL, "--no-media-check",
+                   "--concurrency", "4"]  # fmt: skip
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 20
+        while submits(server) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+        assert process.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err
+        assert len(results(tmp_path)) == len(ids)  # written from the journal on the way out
+        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert again.returncode in (0, 3), again.stderr
+        assert max(jobs_per_row(server).values()) == 1
 
 
 def test_results_file_is_written_atomically_from_the_journal(env: MockServer, tmp_path: Path) -> None:

@@ -409,7 +409,12 @@ class _FileLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise JournalError(
+                f"journal {self.path.with_suffix('')}: cannot open {self.path}: {exc.strerror}"
+            ) from None
         try:
             if sys.platform == "win32":  # pragma: no cover
                 import msvcrt
@@ -788,8 +793,12 @@ class Batch:
         self._prices: dict[str, float | None] = {}
         self._estimates: dict[int, float] = {}
         self._downloads = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
+        self._started = False
 
     def __aiter__(self) -> AsyncGenerator[BatchResult, None]:
+        if self._started:
+            raise RuntimeError("a Batch runs once: call run_batch again to resume it")
+        self._started = True
         return self._run()
 
     def write_results(self, path: str | os.PathLike[str]) -> None:
