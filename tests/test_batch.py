@@ -386,8 +386,12 @@ def test_kill_9_at_random_moments_never_submits_a_row_twice(tmp_path: Path) -> N
             deadline = time.monotonic() + 20
             while submits(server) == before and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 1.2))
-            server_states.update(server.jobs.state(job)[0] for job in list(server.jobs._order))
+            kill_at = time.monotonic() + rng.uniform(0.0, 1.4)
+            while True:  # what the server holds while this run goes on, up to the kill
+                server_states.update({server.jobs.state(job)[0] for job in list(server.jobs._order)})
+                if time.monotonic() >= kill_at:
+                    break
+                time.sleep(min(0.05, max(0.0, kill_at - time.monotonic())))
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
             server.faults.clear()
@@ -421,8 +425,10 @@ def test_kill_9_at_random_moments_never_submits_a_row_twice(tmp_path: Path) -> N
         assert set(counts) == set(ids)
         assert {row_id for row_id, n in counts.items() if n > 1} <= uncertain, f"seed {seed}"
         assert [r["status"] for r in results(tmp_path)] == ["succeeded"] * len(ids)
-    # the kills landed while rows were in every state of the journal and jobs in every server state
-    print(f"seed {seed}; journal states at kills {dict(seen_states)}; server {dict(server_states)}")
+    # the kills landed while rows were in every state of the journal, and jobs in every server state
+    print(
+        f"seed {seed}; journal states at kills {dict(seen_states)}; server states seen {dict(server_states)}"
+    )
     assert seen_states["pending"] and seen_states["submitted"] and seen_states["finished"], f"seed {seed}"
     assert server_states["in_queue"] and server_states["in_progress"], f"seed {seed}"
 
