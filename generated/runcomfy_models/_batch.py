@@ -41,7 +41,7 @@ import sqlite3
 import sys
 import time
 import warnings
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -793,6 +793,9 @@ class Batch:
         self._abort: RunComfyError | None = None
         self._prices: dict[str, float | None] = {}
         self._estimates: dict[int, float] = {}
+        """Estimated cost of each job in flight (with ``max_cost``), and their sum."""
+        self._estimated = 0.0
+        self._kinds: Counter[str] = Counter()
         self._downloads = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
         self._started = False
 
@@ -817,10 +820,13 @@ class Batch:
     def _spawn(self, work: Any, kind: str) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks[task] = kind
+        self._kinds[kind] += 1
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.pop(task, None)
+        kind = self._tasks.pop(task, None)
+        if kind is not None:
+            self._kinds[kind] -= 1
         self._wake.set()
         if not task.cancelled() and task.exception() is not None and self._abort is None:
             exc = task.exception()
@@ -833,7 +839,11 @@ class Batch:
         self._wake.set()
 
     def _in_flight(self) -> int:
-        return sum(1 for kind in self._tasks.values() if kind != "files")
+        """Jobs being submitted or followed (a row downloading its files no longer counts)."""
+        return len(self._tasks) - self._kinds["files"]
+
+    def _drop_estimate(self, row: _Row) -> None:
+        self._estimated -= self._estimates.pop(row.seq, 0.0)
 
     # Running ----------------------------------------------------------------------------------
     async def _run(self) -> AsyncGenerator[BatchResult, None]:
@@ -939,6 +949,8 @@ class Batch:
     def _mark(self, kind: str) -> None:
         task = asyncio.current_task()
         if task is not None and task in self._tasks:
+            self._kinds[self._tasks[task]] -= 1
+            self._kinds[kind] += 1
             self._tasks[task] = kind
 
     async def _write(self, sql: str, *params: Any) -> None:
@@ -1015,13 +1027,13 @@ class Batch:
 
     async def _back_to_pending(self, row: _Row) -> None:
         await self._write(_SET_PENDING, row.seq)
-        self._estimates.pop(row.seq, None)
+        self._drop_estimate(row)
         self._set_phase(row, "pending")
         self._pending.appendleft(row)
 
     async def _uncertain(self, row: _Row, reason: str) -> None:
         await self._write(_SET_UNCERTAIN, _dumps(reason), row.seq)
-        self._estimates.pop(row.seq, None)
+        self._drop_estimate(row)
         self._set_phase(row, "uncertain")
         self.stats.uncertain_ids.append(row.id)
         self._results.put_nowait(BatchResult(row.id, row.model_id, None, "uncertain", error=reason))
@@ -1081,7 +1093,7 @@ class Batch:
         await self._write(
             _SET_FINISHED, status, request_id, _dumps(output), _dumps(error), cost, finished_at, row.seq
         )
-        self._estimates.pop(row.seq, None)
+        self._drop_estimate(row)
         self._set_phase(row, status)
         self.stats.cost += cost or 0.0
         self.stats.finished_this_run += 1
@@ -1160,8 +1172,8 @@ class Batch:
         if estimate is None:  # no price from the service: the mean recorded cost so far, else nothing
             finished = self.stats.done
             estimate = self.stats.cost / finished if finished and self.stats.cost else 0.0
-        committed = self.stats.cost + sum(self._estimates.values())
-        if committed + estimate > self.max_cost + 1e-9:
+        if self.stats.cost + self._estimated + estimate > self.max_cost + 1e-9:
             return False
         self._estimates[row.seq] = estimate
+        self._estimated += estimate
         return True
