@@ -126,6 +126,33 @@ def test_run_batch_yields_each_row_once_and_resumes_from_the_journal(
     assert [r["id"] for r in results(tmp_path)] == [f"r{i}" for i in range(12)]  # input order
 
 
+def test_rows_refused_before_or_at_submit_are_yielded_as_failed(server: MockServer, tmp_path: Path) -> None:
+    from PIL import Image
+
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (64, 64)).save(tiny)
+    small = f"data:image/png;base64,{__import__('base64').b64encode(tiny.read_bytes()).decode()}"
+    rows = [
+        line("gone", url="http://127.0.0.1:9/x.png"),  # nothing listens there: the media cannot be measured
+        line("small", url=small),
+        {"id": "other", "model_id": "acme/not-generated", "input": {}},
+    ]
+
+    async def go() -> dict[str, Any]:
+        async with runcomfy_models.AsyncClient(base_url=server.base_url, token="mock-token") as client:
+            batch = client.run_batch(
+                rows, journal=tmp_path / "j.sqlite", poll_interval=0.05, check_media=True
+            )
+            with pytest.warns(UserWarning, match="untyped"):
+                return {r.id: r async for r in batch}
+
+    found = asyncio.run(go())
+    assert found["gone"].status == "failed" and found["gone"].error["type"] == "MediaProbeError"
+    assert found["small"].status == "failed" and "width_pixels" in found["small"].error["message"]
+    assert found["other"].status == "failed" and found["other"].error["status_code"] == 404
+    assert submits(server) == 1  # only the untyped row reached the service, which refused it
+
+
 def test_rows_are_validated_before_anything_is_sent(server: MockServer, tmp_path: Path) -> None:
     rows = [line("a"), line("b", duration=3), line("a"), {"model_id": SEED_ID, "inputs": {}}]
     with pytest.raises(BatchInputError) as caught:

@@ -862,9 +862,8 @@ class Batch:
         early: list[BatchResult] = []
         for record in records:
             row = by_id[record.id]
-            row.seq = (
-                record.seq
-            )  # the journal's numbering (the input may list the same rows in another order)
+            # the journal's numbering wins: the input may list the same rows in another order
+            row.seq = record.seq
             if record.state == "pending":
                 self._set_phase(row, "pending")
                 self._pending.append(row)
@@ -973,8 +972,10 @@ class Batch:
         if row.model is not None and self.check_media and row.model.runcomfy_media_rules:
             try:
                 await self._client.check_media(row.model)
-            except (MediaValidationError, MediaProbeError) as exc:
-                await self._finish(row, None, "failed", None, _error_of(exc), None, None)
+            except (MediaValidationError, MediaProbeError) as exc:  # refused here: nothing is sent
+                self._results.put_nowait(
+                    await self._finish(row, None, "failed", None, _error_of(exc), None, None)
+                )
                 return None
         self._mark("submitting")
         await self._write(_SET_SUBMITTING, row.seq)  # committed and synced before anything is sent
@@ -1002,7 +1003,9 @@ class Batch:
             self._pending.clear()
             return None
         except APIStatusError as exc:  # 400/404/422...: refused, so no job exists
-            await self._finish(row, None, "failed", None, _error_of(exc), None, None)
+            self._results.put_nowait(
+                await self._finish(row, None, "failed", None, _error_of(exc), None, None)
+            )
             return None
         except APIConnectionError as exc:
             if not _never_sent(exc):  # a reply that was not a JSON object, and the like: it did arrive
