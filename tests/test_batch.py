@@ -387,6 +387,22 @@ def test_output_files_download_to_a_folder_per_row_resumably(env: MockServer, tm
     assert batch(tmp_path, "--output-dir", str(out), name="in.jsonl") == 2
 
 
+def test_a_failed_download_leaves_the_row_succeeded_and_exits_1(
+    env: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import runcomfy_codegen.mock.server as mock_server
+
+    gone = "http://127.0.0.1:9/video.mp4?signature=s3cr3t"  # nothing listens on port 9
+    monkeypatch.setattr(mock_server, "_example_output", lambda output_class, media_base: {"video": gone})
+    write_input(tmp_path / "in.jsonl", [line("a")])
+    assert batch(tmp_path, "--output-dir", str(tmp_path / "files")) == 1
+    err = capsys.readouterr().err
+    assert "1 row(s) whose files did not download: run again" in err and "s3cr3t" not in err
+    found = results(tmp_path)[0]
+    assert found["status"] == "succeeded" and "files" not in found
+    assert submits(env) == 1
+
+
 # Crashes ----------------------------------------------------------------------------------------
 def test_kill_9_at_random_moments_never_submits_a_row_twice(tmp_path: Path) -> None:
     seed = int(os.environ.get("BATCH_KILL_SEED", random.randrange(10**6)))

@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from ._base import RunComfyInput, RunComfyOutput
 from ._base_client import Call
 from ._exceptions import (
@@ -64,7 +66,7 @@ from ._exceptions import (
     RunComfyError,
     SubmitUncertainError,
 )
-from ._models import DONE_STATES, FAILED_STATES, QUEUED, RUNNING, JobResult
+from ._models import DONE_STATES, FAILED_STATES, FINAL_STATES, QUEUED, JobResult
 from ._registry import input_class
 from ._urls import request_path, submit_path
 
@@ -718,6 +720,11 @@ def _cost_of(body: Mapping[str, Any]) -> float | None:
     return None
 
 
+def _plain(url: str) -> str:
+    """A URL for messages: without its query (signed media URLs carry credentials there)."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 def _output_urls(output: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(file stem, URL) of every http(s) URL in an output object (top-level strings and lists)."""
     found: list[tuple[str, str]] = []
@@ -1056,7 +1063,7 @@ class Batch:
                         )
                     )
                     result = JobResult.model_validate(body)
-                    if result.status not in (QUEUED, RUNNING):
+                    if result.status in FINAL_STATES:  # else the result lags the status: ask again
                         self._health.ok()
                         return await self._finish(
                             row, request_id, _status_of(result), result.output, result.error, _cost_of(body),
@@ -1110,7 +1117,7 @@ class Batch:
             async with self._downloads:
                 files = await self._download_all(row, result.output or {})
             await self._write(_SET_FILES, _dumps(files), row.seq)
-        except (OSError, RunComfyError, asyncio.TimeoutError) as exc:
+        except (OSError, RunComfyError, httpx.HTTPError, asyncio.TimeoutError) as exc:
             self.stats.download_failures += 1
             message = exc.message if isinstance(exc, RunComfyError) else f"{type(exc).__name__}: {exc}"
             result = dataclasses.replace(result, error={"download": message})
@@ -1137,13 +1144,13 @@ class Batch:
         try:
             async with http.stream("GET", url, follow_redirects=True) as response:
                 if response.status_code != 200:
-                    raise RunComfyError(f"download {url}: HTTP {response.status_code}")
+                    raise RunComfyError(f"download {_plain(url)}: HTTP {response.status_code}")
                 size = 0
                 with open(temporary, "wb") as handle:
                     async for chunk in response.aiter_bytes():
                         size += len(chunk)
                         if size > DOWNLOAD_CAP:
-                            raise RunComfyError(f"download {url}: larger than {DOWNLOAD_CAP} bytes")
+                            raise RunComfyError(f"download {_plain(url)}: larger than {DOWNLOAD_CAP} bytes")
                         handle.write(chunk)
                     handle.flush()
                     os.fsync(handle.fileno())
