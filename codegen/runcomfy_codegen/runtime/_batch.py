@@ -80,6 +80,8 @@ DOWNLOAD_CAP = 2 * 1024**3
 DOWNLOAD_DEADLINE = 600.0
 """Seconds one output file may take to download."""
 DOWNLOADS_AT_ONCE = 8
+UNREACHABLE_PAUSE = 1.0
+"""Seconds without new submits after one could not reach the service."""
 CRASHED = "the submit was sent but its reply was never recorded (the process stopped); the job may exist"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -654,9 +656,11 @@ class _Pacer:
     def on_rate_limited(self, retry_after: float | None) -> None:
         if self.pause_left() <= 0:
             self.limit = max(1.0, self.limit / 2)
-        self.paused_until = max(
-            self.paused_until, time.monotonic() + (1.0 if retry_after is None else retry_after)
-        )
+        self.pause(1.0 if retry_after is None else retry_after)
+
+    def pause(self, seconds: float) -> None:
+        """No new submit for ``seconds`` (the jobs in flight go on)."""
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
 
     def on_accepted(self) -> None:
         self.limit = min(self.ceiling, self.limit + 1 / self.limit)
@@ -1019,6 +1023,7 @@ class Batch:
                 await self._uncertain(row, f"{exc.message}; the job may exist")
                 return None
             await self._back_to_pending(row)  # it never reached the service (the client retried already)
+            self._pacer.pause(UNREACHABLE_PAUSE)
             if self._health.failed():
                 self._stop(APIConnectionError(f"the service stayed unreachable: {exc.message}"))
             return None
