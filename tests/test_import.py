@@ -123,3 +123,15 @@ def test_batch_import_of_a_folder_reports_each_source_and_check_writes_nothing(
     )
     assert main(["import", str(pages), "--schemas", str(store), "--check"]) == 1
     assert "acme/other-model: would change (input.json)" in capsys.readouterr().out
+
+
+def test_a_url_quoted_inside_a_schema_does_not_name_the_model(tmp_path: Path) -> None:
+    page = SEED_PAGE.read_text(encoding="utf-8").replace(
+        '"Définit si la caméra reste fixe dans la vidéo."',
+        '"See https://model-api.runcomfy.net/v1/models/other/model for details"',
+    )
+    source = tmp_path / "page.txt"
+    source.write_text(page, encoding="utf-8")
+    store = tmp_path / "schemas"
+    assert main(["import", str(source), "--schemas", str(store)]) == 0
+    assert "other/model" in (store / SEED_ID / "input.json").read_text(encoding="utf-8")

@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runcomfy_codegen.cli_common import err as _err
+from runcomfy_codegen.cli_common import warn
+
 if TYPE_CHECKING:
     from runcomfy_models._batch import Batch, BatchRow, BatchStats, PreparedRows
 
@@ -57,10 +60,6 @@ def register(sub: Any) -> None:
         help="give up (exit 4) once every call has failed for S seconds (default 60)",
     )  # fmt: skip
     p.set_defaults(func=cmd_batch)
-
-
-def _err(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
 
 
 def read_rows(path: Path) -> tuple[list[BatchRow], list[str]]:
@@ -123,7 +122,7 @@ def _prepare(args: argparse.Namespace) -> PreparedRows | int:
         _err(f"{path}: no rows; nothing to do")
         return EXIT_USAGE
     for note in prepared.warnings:
-        print(f"warning: {note}", file=sys.stderr)
+        warn(note)
     return prepared
 
 

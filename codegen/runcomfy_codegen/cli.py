@@ -3,25 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runcomfy_codegen import batch_cli, jobs_cli, sync_cli
 from runcomfy_codegen._errors import CodegenError
+from runcomfy_codegen.cli_common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CODES_HELP,
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    err,
+    note,
+    warn,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
-
-def _err(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-
-
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+def _store(folder: str, option: str = "--schemas") -> Path:
+    """The schema store folder, or a usage error that says where it looked and what to do."""
+    path = Path(folder)
+    if path.is_dir():
+        return path
+    where = f"{folder!r} in {Path.cwd()}" if not path.is_absolute() else repr(folder)
+    what = "is not a folder" if path.exists() else "does not exist"
+    raise CodegenError(
+        f"no schema store: {where} {what}; run this from the project folder (the one holding schemas/) "
+        f"or pass {option} DIR"
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -29,7 +46,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     sources = expand_sources([Path(s) for s in args.sources])
     if args.model_id and len(sources) > 1:
-        _err("--model-id names one model: give one source with it")
+        err("--model-id names one model: give one source with it")
         return EXIT_USAGE
     errors = changed = 0
     for source in sources:
@@ -42,11 +59,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                 check_only=args.check,
             )
         except CodegenError as exc:
-            _err(str(exc))
+            err(str(exc))
             errors += 1
             continue
         for warning in result.warnings:
-            _warn(warning)
+            warn(warning)
         if result.status != "unchanged":
             changed += 1
         verb = {"added": "would add", "changed": "would change"}.get(result.status) if args.check else None
@@ -69,9 +86,10 @@ def _progress_bar() -> Progress:
 def cmd_generate(args: argparse.Namespace) -> int:
     from runcomfy_codegen import pipeline
 
-    schemas, out = Path(args.schemas), Path(args.out)
+    out = Path(args.out)
     wanted = args.model_ids or None
     try:
+        schemas = _store(args.schemas)
         if sys.stderr.isatty():
             total = len(wanted) if wanted else len(pipeline.discover(schemas))
             with _progress_bar() as bar:
@@ -89,12 +107,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 schemas, out, wanted, allow_unknown=args.allow_unknown, keep_going=args.keep_going
             )
     except CodegenError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     for warning in result.warnings:
-        _warn(warning)
+        warn(warning)
     for error in result.errors:
-        _err(f"refused: {error}")
+        err(f"refused: {error}")
     if result.diff is None:
         print(f"nothing written: {len(result.errors)} schema(s) refused (use --keep-going to write the rest)")
         return EXIT_USAGE
@@ -110,9 +128,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from runcomfy_codegen.manifest import is_up_to_date
 
-    schemas, out = Path(args.schemas), Path(args.out)
+    try:
+        schemas = _store(args.schemas)
+    except CodegenError as exc:
+        err(str(exc))
+        return EXIT_USAGE
+    out = Path(args.out)
     package = out / "runcomfy_models"
-    if not args.full and schemas.is_dir() and is_up_to_date(schemas, package):
+    if not args.full and is_up_to_date(schemas, package):
         print(f"no drift: {package} matches {schemas} (manifest hashes; --full to render and compare)")
         return EXIT_OK
     from runcomfy_codegen import pipeline
@@ -120,11 +143,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         result = pipeline.check(schemas, out, allow_unknown=args.allow_unknown)
     except CodegenError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     if result.errors:
         for error in result.errors:
-            _err(str(error))
+            err(str(error))
         return EXIT_USAGE
     assert result.diff is not None
     diff = result.diff
@@ -142,9 +165,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     from runcomfy_codegen import pipeline
 
     try:
-        found = pipeline.discover(Path(args.schemas))
+        found = pipeline.discover(_store(args.schemas))
     except CodegenError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     for model_id, _folder in found:
         print(model_id)
@@ -164,16 +187,22 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
             token=args.token,
             queue_seconds=args.queue_seconds,
             run_seconds=args.run_seconds,
+            schemas=args.schemas,
         )
     except (ValueError, OSError) as exc:
-        _err(f"mock-server: {exc}")
+        err(f"mock-server: {exc}")
         return EXIT_USAGE
     for fault in faults:
         server.inject(fault)
-    print(server.base_url, flush=True)
+    print(server.base_url, flush=True)  # alone on the first line: scripts read it
     print(
-        f"token: {args.token}  (export RUNCOMFY_BASE_URL={server.base_url} RUNCOMFY_API_TOKEN=...)",
+        f"export RUNCOMFY_BASE_URL={shlex.quote(server.base_url)} RUNCOMFY_API_TOKEN={shlex.quote(args.token)}",
         flush=True,
+    )
+    note(
+        f"mock RunComfy Model API at {server.base_url} (token {args.token!r}); media it serves: "
+        f"{server.base_url}/media/<name>.png (an image the seed's rules accept) and /media/<name>.mp4; "
+        "Ctrl-C stops it"
     )
 
     def stop(signum: int, frame: object) -> None:
@@ -186,76 +215,6 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
         pass
     finally:
         server._httpd.server_close()
-    return EXIT_OK
-
-
-def _parse_inputs(pairs: list[str], json_file: str | None) -> dict[str, object]:
-    import json
-
-    payload: dict[str, object] = {}
-    if json_file is not None:
-        try:
-            loaded = json.loads(Path(json_file).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"--json {json_file}: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"--json {json_file}: must hold a JSON object")
-        payload.update(loaded)
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--input {pair!r}: expected key=value")
-        try:
-            payload[key] = json.loads(raw)  # 5 -> 5, true -> True, "x" -> "x"
-        except json.JSONDecodeError:
-            payload[key] = raw  # plain text
-    return payload
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    import json
-
-    import pydantic
-
-    import runcomfy_models
-    from runcomfy_models import JobCancelledError, JobFailedError, MediaValidationError, RunComfyError
-
-    try:
-        payload = _parse_inputs(args.input, args.json)
-        model = runcomfy_models.validate_input(args.model_id, payload)
-    except pydantic.ValidationError as exc:
-        _err(f"invalid input for {args.model_id}:\n{exc}")
-        return EXIT_USAGE
-    except (ValueError, KeyError) as exc:
-        _err(str(exc).strip("'\""))
-        return EXIT_USAGE
-    try:
-        with runcomfy_models.Client() as client:
-            job = client.submit(model, check_media=not args.no_media_check)
-            print(f"submitted {args.model_id}: request_id {job.request_id}", file=sys.stderr)
-            if not args.wait:
-                print(json.dumps(job.model_dump(mode="json"), indent=2))
-                return EXIT_OK
-            output = client.wait(
-                job,
-                timeout=args.timeout,
-                on_status=lambda s: print(
-                    f"  {s.status}"
-                    + (f" (queue position {s.queue_position})" if s.queue_position is not None else ""),
-                    file=sys.stderr,
-                ),
-            )
-    except MediaValidationError as exc:
-        _err(str(exc))
-        return EXIT_USAGE
-    except (JobFailedError, JobCancelledError) as exc:
-        _err(str(exc))
-        return EXIT_FAIL
-    except RunComfyError as exc:
-        _err(str(exc))
-        return EXIT_FAIL
-    print(repr(output))
-    print(json.dumps(output.model_dump(mode="json", by_alias=True, exclude_unset=True), indent=2))
     return EXIT_OK
 
 
@@ -277,7 +236,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 raise CodegenError("diff needs OLD_SCHEMAS_DIR NEW_SCHEMAS_DIR (or --git REV1..REV2)")
             old, new = read_store(Path(args.stores[0])), read_store(Path(args.stores[1]))
     except (CodegenError, OSError) as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     report = diff_stores(old, new)
     if args.format == "json":
@@ -310,9 +269,9 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     from runcomfy_codegen.store import read_store
 
     try:
-        document = build_openapi(read_store(Path(args.schemas)))
+        document = build_openapi(read_store(_store(args.schemas)))
     except CodegenError as exc:
-        _err(str(exc))
+        err(str(exc))
         return EXIT_USAGE
     print(json.dumps(document, indent=2, ensure_ascii=False))
     return EXIT_OK
@@ -320,21 +279,30 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="runcomfy-codegen", description="Typed Python clients for the RunComfy Model API."
+        prog="runcomfy-codegen",
+        description="Typed Python clients for the RunComfy Model API: generate them from JSON schemas, "
+        "check them for drift, run jobs, serve a mock API.",
+        epilog=EXIT_CODES_HELP.replace("exit codes:", "exit codes of run, wait, status, result, cancel:")
+        + "\nother commands: 0 ok, 1 their documented negative result (drift, breaking change, store "
+        "changed), 2 error (nothing written)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    store = "schema store folder (default: schemas)"
 
     p = sub.add_parser("import", help="import a RunComfy model API doc page or JSON schema into the store")
-    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="saved doc pages, JSON schema files or folders"
+    )
     p.add_argument("--model-id", help="model id, required for a plain JSON schema file")
-    p.add_argument("--schemas", default="schemas", help="schema store folder (default: schemas)")
+    p.add_argument("--schemas", default="schemas", help=store)
     p.add_argument("--allow-unknown", action="store_true", help="accept unknown keywords and rules")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the store would change")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("generate", help="write the client package from the schema store")
     p.add_argument("model_ids", nargs="*", metavar="MODEL_ID", help="only these models (default: all)")
-    p.add_argument("--schemas", default="schemas")
+    p.add_argument("--schemas", default="schemas", help=store)
     p.add_argument(
         "--out", default="generated", help="folder that receives runcomfy_models/ (default: generated)"
     )
@@ -344,56 +312,89 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("check", help="schema-drift check: would generate change anything?")
-    p.add_argument("--schemas", default="schemas")
-    p.add_argument("--out", default="generated")
+    p = sub.add_parser("check", help="schema-drift check: would generate change anything? (exit 1: drift)")
+    p.add_argument("--schemas", default="schemas", help=store)
+    p.add_argument(
+        "--out", default="generated", help="folder holding the runcomfy_models/ to check (default: generated)"
+    )
     p.add_argument(
         "--full", action="store_true", help="always render everything and compare (skip the manifest)"
     )
-    p.add_argument("--allow-unknown", action="store_true")
+    p.add_argument("--allow-unknown", action="store_true", help="accept unknown keywords and rules")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("list", help="model ids in the store, one a line")
-    p.add_argument("--schemas", default="schemas")
+    p.add_argument("--schemas", default="schemas", help=store)
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("diff", help="client-breaking changes between two schema stores")
+    p = sub.add_parser("diff", help="client-breaking changes between two schema stores (exit 1: breaking)")
     p.add_argument("stores", nargs="*", metavar="SCHEMAS_DIR", help="OLD_SCHEMAS_DIR NEW_SCHEMAS_DIR")
     p.add_argument(
         "--git", metavar="REV1..REV2", help="compare --schemas at two git revisions (REV2 empty: work tree)"
     )
     p.add_argument("--schemas", default="schemas", help="store folder inside the repository, for --git")
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    p.add_argument("--fail-on", choices=("breaking", "warning"), default="breaking")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="report format")
+    p.add_argument(
+        "--fail-on", choices=("breaking", "warning"), default="breaking", help="what makes the exit code 1"
+    )
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("openapi", help="an OpenAPI 3.1 document for every model, on stdout")
-    p.add_argument("--schemas", default="schemas")
+    p.add_argument("--schemas", default="schemas", help=store)
     p.set_defaults(func=cmd_openapi)
 
-    p = sub.add_parser("mock-server", help="run the embedded mock RunComfy Model API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
-    p.add_argument("--token", default="mock-token")
-    p.add_argument("--queue-seconds", type=float, default=0.2)
-    p.add_argument("--run-seconds", type=float, default=0.3)
+    p = sub.add_parser(
+        "mock-server",
+        help="run the embedded mock RunComfy Model API",
+        description="Serve the mock RunComfy Model API until stopped. Stdout: the base URL alone on the "
+        "first line, then an export line for RUNCOMFY_BASE_URL and RUNCOMFY_API_TOKEN. It serves "
+        "/media/<name>.png and /media/<name>.mp4 (real media) for any name.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    p.add_argument("--token", default="mock-token", help="the bearer token it accepts (default: mock-token)")
     p.add_argument(
-        "--fault", action="append", default=[], help="inject a fault, e.g. 503:2 or delay;seconds=5"
+        "--schemas",
+        default="schemas",
+        help="schema store whose doc pages it serves at /models/<model_id>/api (default: schemas)",
+    )
+    p.add_argument(
+        "--queue-seconds", type=float, default=0.2, help="how long a job stays in_queue (default: 0.2)"
+    )
+    p.add_argument(
+        "--run-seconds", type=float, default=0.3, help="how long a job stays in_progress (default: 0.3)"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="inject a fault, e.g. 503:2 or delay;seconds=5 (repeatable)",
     )
     p.set_defaults(func=cmd_mock_server)
 
-    p = sub.add_parser("run", help="submit a job to RUNCOMFY_BASE_URL and print its result")
-    p.add_argument("model_id", metavar="MODEL_ID")
-    p.add_argument(
-        "--input", action="append", default=[], metavar="KEY=VALUE", help="a JSON value or plain text"
-    )
-    p.add_argument("--json", metavar="FILE", help="a JSON file holding the input object")
-    p.add_argument("--wait", action="store_true", help="wait for the job and print its typed output")
-    p.add_argument("--timeout", type=float, default=1800.0, help="overall deadline in seconds for --wait")
-    p.add_argument("--no-media-check", action="store_true", help="skip the custom media rules")
-    p.set_defaults(func=cmd_run)
-    __import__("runcomfy_codegen.batch_cli").batch_cli.register(sub)
+    jobs_cli.register(sub)  # run, wait, status, result, cancel
+    sync_cli.register(sub)  # sync (import URL goes through import)
+    batch_cli.register(sub)  # batch
     return parser
+
+
+def _expected_failure(exc: BaseException) -> str | None:
+    """The one-line message of a failure the CLI expects (no traceback), or None for a bug."""
+    if isinstance(exc, CodegenError):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return f"cannot decode {exc.encoding} text: {exc.reason} at byte {exc.start}"
+    if isinstance(exc, OSError):
+        name = exc.filename if exc.filename is not None else ""
+        return f"{name}: {exc.strerror or exc}" if name else f"{exc.strerror or exc}"
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply to process"
+    if isinstance(exc, ImportError) and exc.name == "runcomfy_models":
+        return (
+            "the generated package runcomfy_models cannot be imported; run `runcomfy-codegen generate` "
+            "in the project folder (and install it: python -m pip install -e .)"
+        )
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -402,5 +403,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on a bad argument, 0 on --help
         return int(exc.code or 0)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (| head): exit as a shell reports SIGPIPE, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        message = _expected_failure(exc)
+        if message is None:
+            raise
+        err(message)
+        return EXIT_USAGE
     return code

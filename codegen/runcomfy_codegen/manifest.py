@@ -74,6 +74,39 @@ def build_manifest(files: dict[str, str], hashes: dict[str, str]) -> str:
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
+def extend_manifest(text: str, package: Path) -> str:
+    """The manifest of a subset build, widened to the whole package it is written into.
+
+    ``generate MODEL_ID`` renders only the models asked for but keeps every other module on disk
+    (the catalog's ``*.py`` files: what ``write_tree(prune=False)`` leaves and ``check`` compares);
+    its manifest must describe all of them, or ``check`` would see a mismatch. Each file on disk
+    that the build did not produce is recorded by its current hash, and the schema hashes of the
+    other models are carried over from the previous manifest, but only when that manifest was made
+    by this generator and still matches every file it vouched for; otherwise they are left out,
+    so ``check`` renders and compares in full rather than trust them.
+    """
+    data: dict[str, Any] = json.loads(text)
+    files: dict[str, str] = data["files"]
+    on_disk = {}
+    for path in sorted((package / "catalog").rglob("*.py")):  # what a subset write leaves in place
+        rel = path.relative_to(package).as_posix()
+        if rel not in files:
+            on_disk[rel] = _sha(path.read_bytes())
+    try:
+        old: dict[str, Any] = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = {}
+    old_files: dict[str, Any] = old["files"] if isinstance(old.get("files"), dict) else {}
+    old_schemas: dict[str, Any] = old["schemas"] if isinstance(old.get("schemas"), dict) else {}
+    trusted = old.get("generator") == data["generator"] and all(
+        old_files.get(rel) == digest for rel, digest in on_disk.items()
+    )
+    if trusted:
+        data["schemas"] = dict(sorted({**old_schemas, **data["schemas"]}.items()))
+    data["files"] = dict(sorted({**on_disk, **files}.items()))
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
 def is_up_to_date(schemas: Path, package: Path) -> bool:
     """True when generating again would surely change nothing (hashes only; no rendering)."""
     try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from runcomfy_codegen._errors import CodegenError, ModelIdError, SchemaError
 from runcomfy_codegen.load import check_schema, load_schema
-from runcomfy_codegen.manifest import MANIFEST, build_manifest, model_folders, schema_hash
+from runcomfy_codegen.manifest import MANIFEST, build_manifest, extend_manifest, model_folders, schema_hash
 from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.parse import parse_model
 from runcomfy_codegen.render import environment, render_module
@@ -276,7 +276,10 @@ def generate(
     )
     if result.errors and not keep_going:
         return result
-    # Writing a subset must not remove the modules of the models that were not asked for.
+    # Writing a subset must not remove the modules of the models that were not asked for, and its
+    # manifest must still describe the whole package.
+    if wanted is not None and MANIFEST in result.files:
+        result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], out / PACKAGE)
     result.diff = write_tree(out / PACKAGE, result.files, prune=wanted is None)
     return result
 

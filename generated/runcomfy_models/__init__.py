@@ -15,15 +15,18 @@ httpx with it) and the media prober load on first use too.
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._base import RunComfyInput, RunComfyModel, RunComfyOutput
+from ._base import RunComfyInput, RunComfyModel, RunComfyOutput, UnknownInput, unknown_inputs
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    ConfigurationError,
+    Hint,
     InsufficientBalanceError,
     JobCancelledError,
     JobFailedError,
+    JobTimeoutError,
     MediaProbeError,
     MediaValidationError,
     NotFoundError,
@@ -32,6 +35,8 @@ from ._exceptions import (
     RunComfyError,
     ServerError,
     SubmitUncertainError,
+    UnknownInputError,
+    UnknownInputWarning,
     UnprocessableInputError,
 )
 from ._registry import get, input_class, models, validate_input
@@ -82,12 +87,15 @@ __all__ = [
     "BatchRow",
     "CancelOutcome",
     "Client",
+    "ConfigurationError",
+    "Hint",
     "InsufficientBalanceError",
     "Job",
     "JobCancelledError",
     "JobFailedError",
     "JobResult",
     "JobStatus",
+    "JobTimeoutError",
     "MediaProbeError",
     "MediaRule",
     "MediaValidationError",
@@ -100,6 +108,9 @@ __all__ = [
     "RunComfyOutput",
     "ServerError",
     "SubmitUncertainError",
+    "UnknownInput",
+    "UnknownInputError",
+    "UnknownInputWarning",
     "UnprocessableInputError",
     "Violation",
     "acheck_media",
@@ -108,5 +119,6 @@ __all__ = [
     "input_class",
     "metric",
     "models",
+    "unknown_inputs",
     "validate_input",
 ]

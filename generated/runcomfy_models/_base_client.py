@@ -32,6 +32,8 @@ import httpx
 from ._exceptions import (
     APIConnectionError,
     APITimeoutError,
+    ConfigurationError,
+    Hint,
     RateLimitError,
     RunComfyError,
     SubmitUncertainError,
@@ -68,7 +70,7 @@ class TokenAuth(httpx.Auth):
 def resolve_token(token: str | None) -> str:
     token = token if token is not None else os.environ.get("RUNCOMFY_API_TOKEN")
     if not token:
-        raise RunComfyError("no API token: pass token=... or set RUNCOMFY_API_TOKEN")
+        raise ConfigurationError("no API token", hints=[Hint.of("set_token")])
     return token
 
 

@@ -10,6 +10,10 @@ Both take a generated ``Input`` instance, or ``(model_id, dict)`` validated thro
 ``Retry-After``), reports state changes to ``on_status``, fetches the ``result`` and returns the
 model's typed ``Output``. Interrupted (Ctrl-C, task cancelled) while the job is still queued, it
 cancels the job; a running job cannot be cancelled and keeps running (and is billed).
+
+A key the schema does not name is sent as is (JSON Schema allows it) with an
+``UnknownInputWarning`` naming the closest known key; ``Client(strict_inputs=True)`` refuses such
+an input with ``UnknownInputError`` before anything is sent.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from ._base import RunComfyInput, RunComfyOutput
+from ._base import RunComfyInput, RunComfyOutput, check_unknown_inputs
 from ._base_client import DEFAULT_LIMITS, DEFAULT_MAX_RETRIES, BaseClient, Call, Retry
-from ._exceptions import APITimeoutError, JobCancelledError, JobFailedError, RunComfyError
+from ._exceptions import Hint, JobCancelledError, JobFailedError, JobTimeoutError, RunComfyError
 from ._media import AsyncMediaProber, MediaProber, raise_for_violations
 from ._models import CancelOutcome, Job, JobResult, JobStatus
 from ._registry import input_class, validate_input
@@ -47,12 +51,20 @@ POLL_CAP = 10.0
 MAX_IN_FLIGHT = DEFAULT_LIMITS.max_connections or 100
 
 
-def as_input(value: InputLike) -> RunComfyInput:
-    """A generated ``Input`` instance from either accepted form."""
+def as_input(value: InputLike, *, strict: bool = False) -> RunComfyInput:
+    """A generated ``Input`` instance from either accepted form.
+
+    Unknown keys of a ``(model_id, dict)`` input are warned about (an ``Input(...)`` call already
+    warned when it was built); with ``strict`` they raise ``UnknownInputError`` in either form.
+    """
     if isinstance(value, RunComfyInput):
+        if strict:
+            check_unknown_inputs(value, strict=True)
         return value
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-        return validate_input(value[0], value[1])
+        model = validate_input(value[0], value[1])
+        check_unknown_inputs(model, strict=strict, stacklevel=3)
+        return model
     raise TypeError("input must be a generated Input instance or a (model_id, dict) tuple")
 
 
@@ -86,11 +98,11 @@ def _typed_output(result: JobResult, model_id: str | None) -> RunComfyOutput:
     )
 
 
-def _timeout_error(request_id: str, timeout: float, model_id: str | None) -> APITimeoutError:
-    return APITimeoutError(
-        f"job {request_id} did not finish within {timeout:g} s; it keeps running on the server. "
-        f"Resume with client.wait({request_id!r}, model_id={model_id!r})",
+def _timeout_error(request_id: str, timeout: float, model_id: str | None) -> JobTimeoutError:
+    return JobTimeoutError(
+        f"job {request_id} did not finish within {timeout:g} s; it keeps running on the server",
         request_id=request_id,
+        hints=[Hint.of("resume", request_id=request_id, model_id=model_id)],
     )
 
 
@@ -105,8 +117,10 @@ class Client(BaseClient):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
+        strict_inputs: bool = False,
     ) -> None:
         super().__init__(token=token, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        self.strict_inputs = strict_inputs
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
         self._prober = MediaProber(self._http)
@@ -145,7 +159,7 @@ class Client(BaseClient):
     # The four endpoints ---------------------------------------------------------------------------
     def submit(self, input: InputLike, *, check_media: bool = True) -> Job:
         """Submit a job. Media inputs are checked against the schema's custom rules first."""
-        model = as_input(input)
+        model = as_input(input, strict=self.strict_inputs)
         if check_media:
             self.check_media(model)
         body = self._request(_submit_call(model))
@@ -176,8 +190,13 @@ class Client(BaseClient):
         poll_interval: float = POLL_START,
         max_poll_interval: float = POLL_CAP,
         on_status: StatusCallback | None = None,
+        cancel_on_interrupt: bool = True,
     ) -> RunComfyOutput:
-        """Poll until the job is final, then return its typed ``Output`` (resumable from a request id)."""
+        """Poll until the job is final, then return its typed ``Output`` (resumable from a request id).
+
+        Interrupted while the job is queued (or before its first status), it cancels the job unless
+        ``cancel_on_interrupt=False``; the interrupt is raised again either way.
+        """
         rid = job.request_id if isinstance(job, Job) else job
         model_id = model_id or (job.model_id if isinstance(job, Job) else None)
         deadline = time.monotonic() + timeout
@@ -200,7 +219,7 @@ class Client(BaseClient):
                 time.sleep(delay)
                 delay = min(delay * POLL_FACTOR, max_poll_interval)
         except KeyboardInterrupt:
-            if last is None or last.is_queued:
+            if cancel_on_interrupt and (last is None or last.is_queued):
                 with contextlib.suppress(RunComfyError):
                     self.cancel(rid)
             raise
@@ -216,7 +235,7 @@ class Client(BaseClient):
         check_media: bool = True,
     ) -> RunComfyOutput:
         """Submit, wait and return the typed ``Output``. ``timeout`` bounds the whole run."""
-        model = as_input(input)
+        model = as_input(input, strict=self.strict_inputs)
         job = self.submit(model, check_media=check_media)
         return self.wait(
             job,
@@ -239,8 +258,10 @@ class AsyncClient(BaseClient):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
+        strict_inputs: bool = False,
     ) -> None:
         super().__init__(token=token, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        self.strict_inputs = strict_inputs
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
         self._prober = AsyncMediaProber(self._http)
@@ -284,7 +305,7 @@ class AsyncClient(BaseClient):
                 attempt += 1
 
     async def submit(self, input: InputLike, *, check_media: bool = True) -> Job:
-        model = as_input(input)
+        model = as_input(input, strict=self.strict_inputs)
         if check_media:
             await self.check_media(model)
         body = await self._request(_submit_call(model))
@@ -311,6 +332,7 @@ class AsyncClient(BaseClient):
         poll_interval: float = POLL_START,
         max_poll_interval: float = POLL_CAP,
         on_status: StatusCallback | None = None,
+        cancel_on_interrupt: bool = True,
     ) -> RunComfyOutput:
         rid = job.request_id if isinstance(job, Job) else job
         model_id = model_id or (job.model_id if isinstance(job, Job) else None)
@@ -336,7 +358,7 @@ class AsyncClient(BaseClient):
                 await asyncio.sleep(delay)
                 delay = min(delay * POLL_FACTOR, max_poll_interval)
         except (KeyboardInterrupt, asyncio.CancelledError):
-            if last is None or last.is_queued:
+            if cancel_on_interrupt and (last is None or last.is_queued):
                 with contextlib.suppress(RunComfyError, asyncio.CancelledError):
                     await asyncio.shield(self.cancel(rid))
             raise
@@ -351,7 +373,7 @@ class AsyncClient(BaseClient):
         on_status: StatusCallback | None = None,
         check_media: bool = True,
     ) -> RunComfyOutput:
-        model = as_input(input)
+        model = as_input(input, strict=self.strict_inputs)
         job = await self.submit(model, check_media=check_media)
         return await self.wait(
             job,

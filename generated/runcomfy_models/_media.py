@@ -41,7 +41,7 @@ import httpx
 
 from ._base import RunComfyInput
 from ._containers import ContainerError, MediaInfo, Reader, read_mp4, read_wav, read_webm, sniff
-from ._exceptions import MediaProbeError, MediaValidationError
+from ._exceptions import Hint, MediaProbeError, MediaValidationError
 from ._rules import MediaRule
 
 HEAD_BYTES = 64 * 1024
@@ -122,8 +122,10 @@ def _image_reader(size: int | None, head: bytes) -> Reader:
     """Pillow's lazy ``Image.open`` reads only the header; feed it more bytes until it can."""
     try:
         from PIL import Image, UnidentifiedImageError
-    except ImportError as exc:  # pragma: no cover - Pillow is installed with runcomfy-codegen
-        raise ContainerError("Pillow is needed to measure images (pip install pillow)") from exc
+    except ImportError:  # the client installed without its media extra
+        raise ContainerError(
+            "measuring an image needs Pillow, which is not installed: pip install 'runcomfy-models[media]'"
+        ) from None
     data = head
     while True:
         try:
@@ -187,8 +189,8 @@ def _probe_error(field: str, index: int | None, value: str, reason: str) -> Medi
     where = field if index is None else f"{field}[{index}]"
     shown = value if len(value) <= 120 else value[:117] + "..."
     return MediaProbeError(
-        f"could not measure {where} ({shown}): {reason}. This is not a rule violation; "
-        "pass check_media=False to submit/run to skip the media check"
+        f"could not measure {where} ({shown}): {reason}. This is not a rule violation",
+        hints=[Hint.of("skip_media_check")],
     )
 
 

@@ -80,8 +80,15 @@ class JsonSchemaCheck:
 
     @cached_property
     def _validator(self) -> Any:
-        from jsonschema import Draft202012Validator
-
+        try:
+            from jsonschema import Draft202012Validator
+        except ImportError:  # the client installed without its jsonschema extra
+            keywords = ", ".join(sorted(self.schema)) if isinstance(self.schema, dict) else repr(self.schema)
+            raise ModuleNotFoundError(
+                f"validating this field's JSON Schema keywords ({keywords}) needs jsonschema, "
+                "which is not installed: pip install 'runcomfy-models[jsonschema]'",
+                name="jsonschema",
+            ) from None
         return Draft202012Validator(self.schema)
 
     def validate(self, value: Any) -> Any:

@@ -8,12 +8,15 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from runcomfy_codegen.mock.docs import DocPages
 from runcomfy_codegen.mock.faults import Fault, FaultQueue
 from runcomfy_codegen.mock.jobs import JobStore, MockJob
 from runcomfy_codegen.mock.media import make_png, make_video
@@ -111,6 +114,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/media/"):
             self._media(path[len("/media/") :], urlsplit(self.path).query)
+            return
+        page = mock.docs.respond(
+            method, self.path, self.headers.get("Accept", ""), self.headers.get("User-Agent", "")
+        )
+        if page is not None:  # model API doc pages (mock/docs.py)
+            self._send(*page)
             return
         if not path.startswith("/v1/"):
             self._error(404, f"no route {method} {path}")
@@ -269,9 +278,13 @@ class MockServer:
         queue_seconds: float = 0.2,
         run_seconds: float = 0.3,
         check_media: bool = True,
+        schemas: str | Path = "schemas",
+        drift: Mapping[str, str] | None = None,
         base_price_usd: float = 0.05,
     ) -> None:
         self.token = token
+        self.docs = DocPages(Path(schemas), lambda: self.base_url)
+        """Doc pages of the ``schemas`` store; ``drift`` maps model ids to a drift kind (see mock/docs.py)."""
         self.base_price_usd = base_price_usd
         self.prices: dict[str, float] = {}
         """Per-model prices (USD per job) overriding ``base_price_usd``."""
@@ -289,6 +302,8 @@ class MockServer:
         self._thread: threading.Thread | None = None
         self._media_prober: Any = None
         self._media_http: Any = None
+        for model_id, kind in (drift or {}).items():
+            self.docs.drift(model_id, kind)
 
     def __repr__(self) -> str:
         return f"MockServer(base_url={self.base_url!r}, token='***')"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import difflib
+import warnings
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from ._exceptions import Hint, UnknownInputError, UnknownInputWarning
 from ._rules import MediaRule
 
 
@@ -56,6 +59,70 @@ class RunComfyInput(RunComfyModel):
     runcomfy_output: ClassVar[type[RunComfyOutput]] = RunComfyOutput
     runcomfy_media_rules: ClassVar[tuple[MediaRule, ...]] = ()
 
+    def __init__(self, /, **data: Any) -> None:
+        """As :class:`RunComfyModel`, and a key the schema does not name is warned about.
+
+        It is still kept and sent (JSON Schema allows extra properties), but ``durration=7`` is far
+        more often a typo than a wish: :class:`UnknownInputWarning` names the closest known name.
+        """
+        __tracebackhide__ = True
+        self.__pydantic_validator__.validate_python(data, self_instance=self, by_alias=True, by_name=True)
+        if self.__pydantic_extra__:
+            check_unknown_inputs(self, stacklevel=2)
+
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     def to_payload(self) -> dict[str, Any]:
         """The JSON body for ``POST /v1/models/{model_id}``: original names, only the fields set."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+class UnknownInput(NamedTuple):
+    """A key of an input that its schema does not name, and the closest name it does (or None)."""
+
+    key: str
+    suggestion: str | None
+
+    def __str__(self) -> str:
+        return repr(self.key) + (f" (did you mean {self.suggestion!r}?)" if self.suggestion else "")
+
+
+def unknown_inputs(model: RunComfyInput) -> tuple[UnknownInput, ...]:
+    """The keys of ``model`` that its schema does not name (they are sent as extra properties)."""
+    extra = model.__pydantic_extra__
+    if not extra:
+        return ()
+    known = [info.alias or name for name, info in type(model).model_fields.items()]
+    return tuple(
+        UnknownInput(key, next(iter(difflib.get_close_matches(key, known, n=1, cutoff=0.6)), None))
+        for key in extra
+    )
+
+
+def check_unknown_inputs(model: RunComfyInput, *, strict: bool = False, stacklevel: int = 2) -> None:
+    """Warn (:class:`UnknownInputWarning`) or, when ``strict``, raise (:class:`UnknownInputError`)
+    if ``model`` has keys its schema does not name.
+
+    ``stacklevel`` counts as ``warnings.warn``'s does, from the function that calls this one (1):
+    the warning should point at the user's line.
+    """
+    unknown = unknown_inputs(model)
+    if not unknown:
+        return
+    names = ", ".join(map(str, unknown))
+    plural = "s" if len(unknown) > 1 else ""
+    where = model.runcomfy_model_id or type(model).__qualname__
+    if strict:
+        raise UnknownInputError(
+            f"{where}: unknown input{plural} {names}: not in the schema; nothing was sent",
+            unknown,
+            hints=[Hint.of("allow_unknown_inputs")],
+        )
+    warnings.warn(
+        UnknownInputWarning(
+            f"{where}: unknown input{plural} {names}: not in the schema, sent as is",
+            unknown,
+            hints=[Hint.of("strict_inputs")],
+        ),
+        stacklevel=stacklevel + 1,
+    )

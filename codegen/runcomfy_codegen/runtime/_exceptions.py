@@ -3,8 +3,11 @@
 ::
 
     RunComfyError
+    ├── ConfigurationError          no usable token or base URL: nothing was sent
+    ├── UnknownInputError           strict inputs: a key the schema does not name (nothing sent)
     ├── APIConnectionError          the request did not get an answer
     │   └── APITimeoutError         ... within the timeout
+    │       └── JobTimeoutError     ``run``/``wait`` reached its deadline; the job keeps running
     ├── SubmitUncertainError        a submit may have reached the server: the job may exist
     ├── APIStatusError              the server answered with an error
     │   ├── AuthenticationError        401
@@ -21,11 +24,45 @@
 
 No error ever holds the API token: messages are built from the server's answer, never from the
 request headers.
+
+An error that has a way out carries it as :class:`Hint` data (``exc.hints``) rather than as words:
+``str(exc)`` says it in Python terms (``pass check_media=False``), and the command line says the
+same hint with its own flags and environment variables (``--no-media-check``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+# What each kind of hint says to a library user; the CLI has its own table for the same kinds.
+LIBRARY_HINTS: dict[str, str] = {
+    "skip_media_check": "pass check_media=False to submit/run to skip the media check",
+    "set_token": "pass token=... or set RUNCOMFY_API_TOKEN",
+    "resume": "resume with client.wait({request_id!r}, model_id={model_id!r})",
+    "strict_inputs": "Client(strict_inputs=True) makes this an error",
+    "allow_unknown_inputs": "leave strict_inputs off to send them anyway",
+}
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A way out of an error: ``kind`` names the remedy, ``params`` fill in its details."""
+
+    kind: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, kind: str, **params: Any) -> Hint:
+        return cls(kind, tuple(sorted(params.items())))
+
+    def param(self, name: str) -> Any:
+        return dict(self.params).get(name)
+
+    def library_text(self) -> str:
+        """The hint in the library's terms (parameters, methods)."""
+        return LIBRARY_HINTS[self.kind].format(**dict(self.params))
 
 
 class RunComfyError(Exception):
@@ -39,9 +76,12 @@ class RunComfyError(Exception):
         error_code: int | None = None,
         request_id: str | None = None,
         body: Any = None,
+        hints: Sequence[Hint] = (),
     ) -> None:
-        super().__init__(message)
+        self.hints = tuple(hints)
+        super().__init__("; ".join([message, *(hint.library_text() for hint in self.hints)]))
         self.message = message
+        """The error without its hints (``str(exc)`` adds them in the library's words)."""
         self.status_code = status_code
         self.error_code = error_code
         self.request_id = request_id
@@ -56,12 +96,28 @@ class RunComfyError(Exception):
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
+class ConfigurationError(RunComfyError):
+    """The client cannot be set up (no API token): nothing was sent."""
+
+
+class UnknownInputError(RunComfyError, ValueError):
+    """Strict inputs: the input has keys its schema does not name (``unknown`` lists them)."""
+
+    def __init__(self, message: str, unknown: Sequence[Any], *, hints: Sequence[Hint] = ()) -> None:
+        super().__init__(message, hints=hints)
+        self.unknown = tuple(unknown)
+
+
 class APIConnectionError(RunComfyError):
     """No answer from the server (connection refused, dropped, malformed reply)."""
 
 
 class APITimeoutError(APIConnectionError):
     """No answer within the timeout (or ``run`` passed its overall deadline)."""
+
+
+class JobTimeoutError(APITimeoutError):
+    """``run``/``wait`` reached its ``timeout``; the job keeps running (resume with ``wait``)."""
 
 
 class SubmitUncertainError(RunComfyError):
@@ -131,8 +187,22 @@ class MediaValidationError(RunComfyError):
 class MediaProbeError(RunComfyError):
     """A media input could not be measured (unreachable, unknown format, refused). Not a violation.
 
-    Pass ``check_media=False`` to ``submit``/``run`` to skip the check and let the service judge.
+    Pass ``check_media=False`` to ``submit``/``run`` to skip the check and let the service judge
+    (the error carries that as a ``skip_media_check`` hint).
     """
+
+
+class UnknownInputWarning(UserWarning):
+    """An input has keys its schema does not name; they are sent as is (JSON Schema allows them).
+
+    ``unknown`` lists each key with the closest known name, if any.
+    """
+
+    def __init__(self, message: str, unknown: Sequence[Any], *, hints: Sequence[Hint] = ()) -> None:
+        self.message = message
+        self.unknown = tuple(unknown)
+        self.hints = tuple(hints)
+        super().__init__("; ".join([message, *(hint.library_text() for hint in self.hints)]))
 
 
 ERROR_CODES: dict[int, type[APIStatusError]] = {

@@ -14,15 +14,18 @@ httpx with it) and the media prober load on first use too.
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._base import RunComfyInput, RunComfyModel, RunComfyOutput
+from ._base import RunComfyInput, RunComfyModel, RunComfyOutput, UnknownInput, unknown_inputs
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    ConfigurationError,
+    Hint,
     InsufficientBalanceError,
     JobCancelledError,
     JobFailedError,
+    JobTimeoutError,
     MediaProbeError,
     MediaValidationError,
     NotFoundError,
@@ -31,6 +34,8 @@ from ._exceptions import (
     RunComfyError,
     ServerError,
     SubmitUncertainError,
+    UnknownInputError,
+    UnknownInputWarning,
     UnprocessableInputError,
 )
 from ._registry import get, input_class, models, validate_input
@@ -81,12 +86,15 @@ __all__ = [
     "BatchRow",
     "CancelOutcome",
     "Client",
+    "ConfigurationError",
+    "Hint",
     "InsufficientBalanceError",
     "Job",
     "JobCancelledError",
     "JobFailedError",
     "JobResult",
     "JobStatus",
+    "JobTimeoutError",
     "MediaProbeError",
     "MediaRule",
     "MediaValidationError",
@@ -99,6 +107,9 @@ __all__ = [
     "RunComfyOutput",
     "ServerError",
     "SubmitUncertainError",
+    "UnknownInput",
+    "UnknownInputError",
+    "UnknownInputWarning",
     "UnprocessableInputError",
     "Violation",
     "acheck_media",
@@ -107,5 +118,6 @@ __all__ = [
     "input_class",
     "metric",
     "models",
+    "unknown_inputs",
     "validate_input",
 ]
