@@ -26,6 +26,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNCERTAIN, EXIT_SERVICE, EXIT_INTERRUPTED
 PLAIN_EVERY = 5.0
 """Seconds between one-line progress summaries when stderr is not a terminal."""
 MAX_LISTED = 20
+EXIT_CODES_HELP = """exit codes:
+  0    every row succeeded
+  1    some rows failed or were cancelled, or were left pending (--max-cost, balance)
+  2    bad input, no RUNCOMFY_API_TOKEN, or a journal made for another input: nothing was sent
+  3    uncertain rows: their submit may have reached the service (--resubmit-uncertain sends them again)
+  4    the service refused the token or stayed unreachable mid-run: nothing more was submitted
+  130  interrupted (Ctrl-C)
+After any of them the journal is consistent: run the same command again to resume."""
 
 
 def register(sub: Any) -> None:
@@ -35,8 +43,10 @@ def register(sub: Any) -> None:
         help="run a JSON-lines file of jobs durably: resumable after a crash, never submitted twice",
         description='Each line: {"id": ..., "model_id": ..., "input": {...}} (id defaults to the line '
         "number). Running the same command again resumes the batch from its journal.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", metavar="INPUT.jsonl")
+    p.add_argument("input", metavar="INPUT.jsonl", help='one job a line: {"id", "model_id", "input"}')
     p.add_argument("--journal", required=True, metavar="FILE", help="SQLite journal (created if missing)")
     p.add_argument("--results", required=True, metavar="OUT.jsonl", help="one JSON line per input row")
     p.add_argument("--concurrency", type=int, default=16, help="jobs in flight at most (default 16)")
