@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runcomfy_codegen import jobs_cli, sync_cli
+from runcomfy_codegen import batch_cli, jobs_cli, sync_cli
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.cli_common import (
     EXIT_BROKEN_PIPE,
@@ -371,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs_cli.register(sub)  # run, wait, status, result, cancel
     sync_cli.register(sub)  # sync (import URL goes through import)
+    batch_cli.register(sub)  # batch
     return parser
 
 

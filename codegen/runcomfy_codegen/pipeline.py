@@ -42,6 +42,7 @@ RUNTIME_FILES = {
     "_client.py": "_client.py",
     "_containers.py": "_containers.py",
     "_media.py": "_media.py",
+    "_batch.py": "_batch.py",
 }
 
 

@@ -189,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = path.split("/")
         if method == "POST" and path.startswith("/v1/models/"):
             self._submit(unquote(path[len("/v1/models/") :]), raw, failed=fault is not None)
+        elif method == "GET" and path.startswith("/v1/models/"):
+            self._model_info(unquote(path[len("/v1/models/") :]))
         elif len(parts) == 5 and parts[2] == "requests":
             self._request(method, unquote(parts[3]), parts[4])
         else:
@@ -282,6 +284,15 @@ class _Handler(BaseHTTPRequestHandler):
         job.output = _example_output(module.Output, f"{mock.base_url}/media/{job.request_id}")
         self._json(200, mock.urls(job))
 
+    def _model_info(self, model_id: str) -> None:
+        """``GET /v1/models/{model_id}``: the model and its ``base_price_usd`` (what one job costs here)."""
+        import runcomfy_models
+
+        if model_id not in runcomfy_models.models():
+            self._error(404, f"model {model_id!r} not found", 404001)
+            return
+        self._json(200, {"model_id": model_id, "base_price_usd": self.server.mock.price(model_id)})
+
     def _request(self, method: str, request_id: str, action: str) -> None:
         mock = self.server.mock
         job = mock.jobs.get(request_id)
@@ -307,6 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body["output"] = job.output
             elif status == "failed":
                 body["error"] = job.error
+            if "include_cost=true" in urlsplit(self.path).query and status in ("completed", "failed"):
+                body["cost"] = mock.price(job.model_id) if status == "completed" else 0.0
             self._json(200, body)
         elif method == "POST" and action == "cancel":
             after, outcome = mock.jobs.cancel(job)
@@ -329,10 +342,14 @@ class MockServer:
         check_media: bool = True,
         schemas: str | Path = "schemas",
         drift: Mapping[str, str] | None = None,
+        base_price_usd: float = 0.05,
     ) -> None:
         self.token = token
         self.docs = DocPages(Path(schemas), lambda: self.base_url)
         """Doc pages of the ``schemas`` store; ``drift`` maps model ids to a drift kind (see mock/docs.py)."""
+        self.base_price_usd = base_price_usd
+        self.prices: dict[str, float] = {}
+        """Per-model prices (USD per job) overriding ``base_price_usd``."""
         self.jobs = JobStore(queue_seconds, run_seconds)
         self.faults = FaultQueue()
         self.check_media_rules = check_media
@@ -358,6 +375,9 @@ class MockServer:
         host, port = self._httpd.server_address[:2]
         host = host if isinstance(host, str) else host.decode()
         return f"http://{host}:{port}"
+
+    def price(self, model_id: str) -> float:
+        return self.prices.get(model_id, self.base_price_usd)
 
     def inject(self, fault: Fault) -> None:
         self.faults.add(fault)

@@ -22,7 +22,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pydantic
@@ -51,6 +51,11 @@ from ._media import AsyncMediaProber, MediaProber, raise_for_violations
 from ._models import CancelOutcome, Job, JobResult, JobStatus
 from ._registry import input_class, validate_input
 from ._urls import request_path, submit_path
+
+if TYPE_CHECKING:
+    import os
+
+    from ._batch import Batch, PreparedRows
 
 InputLike = RunComfyInput | tuple[str, dict[str, Any]]
 StatusCallback = Callable[[JobStatus], Any]
@@ -507,3 +512,17 @@ class AsyncClient(BaseClient):
 
         tasks = [one(item) for item in inputs]
         return await asyncio.gather(*tasks, return_exceptions=return_exceptions)
+
+    def run_batch(
+        self, rows: Iterable[Any] | PreparedRows, *, journal: str | os.PathLike[str], **options: Any
+    ) -> Batch:
+        """A durable batch: iterate it (``async for result in ...``) to run it; see ``_batch.Batch``.
+
+        Rows are ``{"id", "model_id", "input"}`` mappings, ``BatchRow``s, generated ``Input``s or
+        ``(model_id, dict)``. The SQLite ``journal`` makes it resumable after a crash and never submits
+        a row twice; options: ``concurrency``, ``resubmit_uncertain``, ``max_cost``, ``output_dir``,
+        ``check_media``, ``poll_interval``, ``max_poll_interval``, ``unreachable_after``.
+        """
+        from ._batch import Batch
+
+        return Batch(self, rows, journal=journal, **options)

@@ -43,11 +43,14 @@ from ._registry import get, input_class, models, validate_input
 from ._rules import MediaRule
 
 if TYPE_CHECKING:
+    from ._batch import BatchResult, BatchRow
     from ._client import AsyncClient, Client
     from ._media import Violation, acheck_media, check_media, metric
     from ._models import CancelOutcome, Job, JobResult, JobStatus
 
 _LAZY = {
+    "BatchResult": "._batch",
+    "BatchRow": "._batch",
     "AsyncClient": "._client",
     "Client": "._client",
     "Violation": "._media",
@@ -81,6 +84,8 @@ __all__ = [
     "APITimeoutError",
     "AsyncClient",
     "AuthenticationError",
+    "BatchResult",
+    "BatchRow",
     "CancelOutcome",
     "Client",
     "ConfigurationError",
