@@ -52,14 +52,12 @@ OUTPUT_EXAMPLES = 10
 FULLY_MUTATED = 8  # payloads per model whose every property is mutated (the rest: required-key cases)
 MAX_REPORTED = 12
 
-# Generator gaps still open (issue 11; branch i11 is fixing them), by model id: the reason names the
-# gap. Each is a strict xfail, so a fix turns it into a failure until its entry is removed here.
-_VENDOR = "issue 11 item 1: the vendor keyword x-order is refused by default"
-_NULLABLE = "issue 11 items 2 and 4: optional anyOf [T, null] property generated as required JsonValue"
-INPUT_GAPS: dict[str, str] = dict.fromkeys(MODEL_IDS, _VENDOR)
-INPUT_GAPS["cog/Audioscrape/whisperx-cog"] = f"{_VENDOR}; {_NULLABLE}"
-INPUT_GAPS["cog/chand1012/kokoclone"] = f"{_VENDOR}; {_NULLABLE}"
-OUTPUT_GAPS: dict[str, str] = dict.fromkeys(MODEL_IDS, _VENDOR)
+# Generator gaps still open, by model id: the reason names the gap. Each is a strict xfail, so a fix
+# turns it into a failure until its entry is removed here. (Empty: the issue-11 gaps this corpus
+# found, x-order refused, optional anyOf [T, null] made required, allOf[$ref] enums as JsonValue,
+# are fixed.)
+INPUT_GAPS: dict[str, str] = {}
+OUTPUT_GAPS: dict[str, str] = {}
 GENERATE_FLAGS: list[str] = []  # the generator's defaults, as `runcomfy-codegen generate` runs
 
 EXTRA_KEYS: tuple[tuple[str, Any], ...] = (("zz_extra", 1), ("class_", "x"), ("model_config", None))
