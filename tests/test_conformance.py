@@ -68,6 +68,8 @@ REFUSALS: dict[str, list[str]] = {}
 
 def wrap(schema: Any, required: bool = True) -> dict[str, Any]:
     wrapped: dict[str, Any] = {"type": "object", "properties": {"value": schema}}
+    if isinstance(schema, dict) and "$defs" in schema:
+        wrapped["$defs"] = schema["$defs"]  # so the group's "#/$defs/..." references still resolve
     if required:
         wrapped["required"] = ["value"]
     return wrapped

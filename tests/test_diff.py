@@ -183,6 +183,8 @@ REAL_CASES: list[tuple[str, Any, str, str, int]] = [
     ("prefixItems position added", lambda s: s["properties"]["pair"]["prefixItems"].append({"type": "boolean"}), "prefix-item-added", "breaking", 1),
     ("not added", lambda s: s["properties"]["prompt"].update({"not": {"const": ""}}), "constraint-added", "breaking", 1),
     ("allOf member added", lambda s: s["properties"]["prompt"].update(allOf=[{"minLength": 1}, {"maxLength": 9}]), "bound-added", "breaking", 1),
+    ("anyOf [T, null] spelled as a type list", lambda s: s["properties"].update(seed={"type": ["integer", "null"]}), "", "", 0),
+    ("type list narrowed to an anyOf without null", lambda s: s["properties"].update(seed={"anyOf": [{"type": "integer"}]}), "branch-removed", "breaking", 1),
     ("unreferenced $defs entry added", lambda s: s["$defs"].update(unused={"type": "string"}), "", "", 0),
     ("vendor keyword changed", lambda s: s["properties"]["aspect"].update({"x-order": 5}), "", "", 0),
 ]  # fmt: skip
@@ -217,3 +219,18 @@ def test_rules_are_compared_as_parsed_rule_objects(
     new = write_store(tmp_path / "new", {SEED_ID: edited(spaced)})
     assert main(["diff", str(old), str(new), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["models"] == []
+
+
+def test_every_change_code_is_documented_in_the_readme() -> None:
+    from runcomfy_codegen.diff import CODES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[
+        readme.index("### CI: drift and breaking changes") : readme.index("## The generated code")
+    ]
+    missing = []
+    for code in sorted(CODES):
+        key, _, what = code.rpartition("-")
+        if f"`{code}`" not in section and not (what == "removed" and f"`{key}`" in section):
+            missing.append(code)
+    assert not missing, missing

@@ -17,7 +17,13 @@ from runcomfy_codegen._errors import ModelIdError, SchemaError
 from runcomfy_codegen.cli import main
 from runcomfy_codegen.model_id import check_model_id
 from runcomfy_codegen.pipeline import render_schema
-from runcomfy_codegen.schema.loader import MAX_EXPANDED, MAX_JSON_DEPTH, MAX_SCHEMA_DEPTH, parse_json
+from runcomfy_codegen.schema.loader import (
+    MAX_EXPANDED,
+    MAX_JSON_DEPTH,
+    MAX_SCHEMA_DEPTH,
+    load_bytes,
+    parse_json,
+)
 
 OUTPUT = {"output": {"type": "object"}}
 
@@ -127,8 +133,10 @@ def test_json_nesting_is_bounded_and_values_at_the_bound_compile() -> None:
     compile(source, "<deep>", "exec")
     with pytest.raises(SchemaError, match="nested deeper than"):
         parse_json("[" * 5000 + "]" * 5000, "f.json")
-    with pytest.raises(SchemaError, match="nested deeper than"):
-        parse_json("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1), "f.json")
+    too_deep = "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)
+    with pytest.raises(SchemaError, match="nested deeper than") as info:
+        load_bytes(b'{"properties": {"d": {"default": ' + too_deep.encode() + b"}}}", "f.json")
+    assert info.value.pointer == "/properties/d"
 
 
 def test_huge_enums_are_deduplicated_in_linear_time() -> None:
@@ -177,3 +185,40 @@ def test_a_module_that_would_not_compile_is_refused_not_reported_as_built() -> N
     with pytest.raises(SchemaError, match="would not compile") as info:
         pipeline._compiles_if_deep("x = " + "(" * 300 + ")" * 300 + "\n", loaded)
     assert info.value.file == "input.json"
+
+
+def test_an_unreadable_schema_file_is_refused_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schemas = store_with(tmp_path, "{}")
+    output = schemas / "acme" / "m" / "output.json"
+    output.unlink()
+    output.mkdir()  # a folder where a file should be
+    assert generate(tmp_path, schemas) == 2
+    err = one_line_error(capsys)
+    assert "acme/m/output.json" in err and "not a regular file" in err
+
+
+@pytest.mark.parametrize("model_id", ["acme/" + "a" * 101, "/".join(["abcdefghij" * 2] * 10)])
+def test_ids_whose_names_would_exceed_filesystem_limits_are_refused(model_id: str) -> None:
+    with pytest.raises(ModelIdError, match="longer than"):
+        check_model_id(model_id)
+
+
+@pytest.mark.parametrize(
+    "name", ["Field", "None", "1st", "", "str", "Literal", "class", "Input", "Omittable", "Ünï cödé"]
+)
+def test_hostile_definition_names_give_safe_class_names(name: str) -> None:
+    schema = {
+        "type": "object",
+        "$defs": {name: {"type": "object", "properties": {"a": {"type": "integer"}}}},
+        "properties": {
+            "x": {"$ref": "#/$defs/" + name.replace("~", "~0").replace("/", "~1")},
+            "y": {"type": "string"},
+        },
+    }
+    source = render_schema("acme/defs", schema)
+    from tests.conftest import load_module_from_source
+
+    module = load_module_from_source(source, "runcomfy_models.catalog._defs_" + str(abs(hash(name))))
+    assert module.Input.model_validate({"x": {"a": 1}, "y": "s"}).x.a == 1

@@ -11,6 +11,15 @@ Each change has a severity, in the manner of oasdiff and buf:
 * ``info``: nothing breaks (model or optional property added, enum value added, bound loosened, rule
   loosened or removed, title/description changed).
 
+Both stores are read through the loader, so the comparison is of what the generator sees: ``$ref``
+resolved (a change under ``$defs`` shows where it is used; an unused definition changes nothing),
+``allOf`` merged where exact, vendor keywords dropped. It goes through every applicator:
+``properties``, ``items``, ``prefixItems`` (by position), ``additionalProperties``, ``anyOf`` /
+``oneOf`` (branches matched by value, then by the JSON types they accept; a plain schema counts as
+one branch, so ``anyOf: [T, null]`` -> ``T`` removes a branch), ``allOf`` (by position); the other
+applicators (``not``, ``if``/``then``/``else``, ``contains`` ...) are compared whole. Custom rules
+are compared as the rule objects the loader parsed. Codes are stable; the README lists them.
+
 JSON output (``--format json``) has stable keys: ``{"breaking": int, "warnings": int, "models":
 [{"model_id", "change": "added"|"removed"|"changed", "changes": [{"severity", "code", "where",
 "message"}]}]}``.
@@ -24,10 +33,26 @@ from typing import Any
 
 from runcomfy_codegen.ir import Rule
 from runcomfy_codegen.schema.dialect import is_annotation, json_types_of
-from runcomfy_codegen.schema.rules import rules_of
 from runcomfy_codegen.store import Store
 
 BREAKING, WARNING, INFO = "breaking", "warning", "info"
+
+CODES = frozenset(
+    {
+        "model-added", "model-removed", "property-removed", "property-became-required",
+        "property-became-optional", "required-property-added", "required-property-added-with-default",
+        "optional-property-added", "type-changed", "type-widened", "enum-added", "enum-removed",
+        "enum-value-added", "enum-value-removed", "bound-added", "bound-removed", "bound-tightened",
+        "bound-loosened", "format-changed", "rule-added", "rule-removed", "rule-tightened", "rule-loosened",
+        "branch-added", "branch-removed", "prefix-item-added", "prefix-item-removed", "allof-member-added",
+        "allof-member-removed", "constraint-added", "constraint-changed", "constraint-removed",
+        "schema-changed", "title-changed", "description-changed", "default-changed",
+        "output-field-added", "output-field-removed", "output-type-changed",
+        *(f"{key}-{what}" for key in ("pattern", "multipleOf", "const", "uniqueItems", "additionalProperties")
+          for what in ("changed", "removed")),
+    }
+)  # fmt: skip
+"""Every change code ``diff`` reports: stable, listed in the README."""
 
 # keyword -> True when a larger value is stricter (a lower bound), False when a smaller one is.
 _BOUNDS = {
@@ -133,6 +158,15 @@ def _branches(node: Any, key: str) -> list[Any] | None:
     return branches
 
 
+def _split_types(node: dict[str, Any]) -> list[Any]:
+    """A node as the branches it is the union of: one per JSON type of a ``type`` list (so
+    ``{"type": ["integer", "null"]}`` compares with ``anyOf: [{"type": "integer"}, {"type": "null"}]``)."""
+    names = node.get("type")
+    if not isinstance(names, list) or len(names) < 2:
+        return [node]
+    return [{**node, "type": name} for name in names]
+
+
 # Constraint keywords compared as a whole: any change is breaking unless only removed.
 _WHOLE = (
     "not", "if", "then", "else", "contains", "propertyNames", "dependentSchemas", "patternProperties",
@@ -146,6 +180,7 @@ class _Differ:
         self.changes: list[Change] = []
 
     def add(self, severity: str, code: str, where: str, message: str) -> None:
+        assert code in CODES, code
         self.changes.append(Change(severity, code, f"{self.role}{where}", message))
 
     def schema(self, old: Any, new: Any, where: str) -> None:
@@ -157,7 +192,7 @@ class _Differ:
         for key in ("anyOf", "oneOf"):
             a, b = _branches(old, key), _branches(new, key)
             if a is not None or b is not None:
-                self._branch_lists(a or [old], b or [new], key, where)
+                self._branch_lists(a or _split_types(old), b or _split_types(new), key, where)
                 return
         self._type(old, new, where)
         self._enum(old, new, where)
@@ -319,8 +354,8 @@ class _Differ:
                 self.add(INFO, "bound-loosened", where, f"{key} {a} -> {b}")
         for key in _EXACT:
             a, b = old.get(key), new.get(key)
-            if a == b:
-                continue
+            if _same(a, b) or (isinstance(a, dict) and isinstance(b, dict)):
+                continue  # two additionalProperties schemas are compared position by position
             if key == "format":
                 self.add(INFO, "format-changed", where, f"format {a!r} -> {b!r}")
             elif b is None or (key == "additionalProperties" and b is True):
@@ -430,7 +465,7 @@ def diff_stores(old: Store, new: Store) -> DiffReport:
         out_a, out_b = old[model_id].output.resolved, new[model_id].output.resolved
         inputs, outputs = _Differ("input"), _Differ("output")
         inputs.schema(in_a, in_b, "")
-        inputs.rules(rules_of(in_a), rules_of(in_b))
+        inputs.rules(old[model_id].input.rules, new[model_id].input.rules)
         _output_schema(outputs, out_a, out_b, "")
         changes = inputs.changes + outputs.changes
         if changes:

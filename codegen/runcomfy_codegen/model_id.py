@@ -21,6 +21,10 @@ from runcomfy_codegen._errors import ModelIdError
 from runcomfy_codegen.runtime._urls import model_path
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+(?: +[A-Za-z0-9._-]+)*")
+MAX_SEGMENT = 100
+"""Bytes in one id segment (a folder name in the store)."""
+MAX_MODULE = 200
+"""Characters in a module name: ``<module>.py`` and its temporary twins stay under 255 bytes."""
 # Names Windows reserves for devices, whatever the extension (``nul.txt`` is the device too).
 _WINDOWS_RESERVED = frozenset(
     {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
@@ -54,10 +58,16 @@ def check_model_id(model_id: object) -> str:
             raise ModelIdError(
                 f"model id {model_id!r}: segment {segment!r} ends with '.' (not a folder name on Windows)"
             )
+        if len(segment.encode("utf-8")) > MAX_SEGMENT:
+            raise ModelIdError(f"model id {model_id[:60]!r}...: a segment is longer than {MAX_SEGMENT} bytes")
         if segment.split(".", 1)[0].rstrip().lower() in _WINDOWS_RESERVED:
             raise ModelIdError(
                 f"model id {model_id!r}: segment {segment!r} is a device name Windows reserves"
             )
+    if len(module_name(model_id)) > MAX_MODULE:
+        raise ModelIdError(
+            f"model id {model_id[:60]!r}...: its module name would be longer than {MAX_MODULE} characters"
+        )
     return model_id
 
 

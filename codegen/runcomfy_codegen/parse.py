@@ -11,6 +11,8 @@ The parser reads the loader's resolved view (:attr:`~runcomfy_codegen.schema.loa
 
 from __future__ import annotations
 
+import builtins
+import json
 import keyword
 import re
 import unicodedata
@@ -31,9 +33,8 @@ from runcomfy_codegen.ir import (
     TypeExpr,
     UnionOf,
 )
-from runcomfy_codegen.schema.dialect import is_annotation, json_types_of
+from runcomfy_codegen.schema.dialect import CONSTRAINTS, is_annotation, json_types_of
 from runcomfy_codegen.schema.loader import LoadedSchema
-from runcomfy_codegen.schema.rules import rules_of
 
 # Formats that mark a field as media (a URL whose content the custom rules may read).
 MEDIA_FORMATS = frozenset(
@@ -61,6 +62,7 @@ RESERVED_NAMES = BASE_MODEL_NAMES | {
     "RunComfyModel", "ConfigDict",
 }  # fmt: skip
 
+_TAKEN_NAMES = RESERVED_NAMES | frozenset(dir(builtins))
 _NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]+")
 _PAGE_LABEL = re.compile(r"^modelApiDoc_\w*$")
 
@@ -99,6 +101,10 @@ def python_name(json_name: str, taken: set[str], avoid: frozenset[str] = frozens
 def class_name(prefix: str, hint: str, taken: set[str]) -> str:
     words = _NOT_IDENTIFIER.sub(" ", unicodedata.normalize("NFKD", hint).encode("ascii", "ignore").decode())
     base = prefix + "".join(w[:1].upper() + w[1:] for w in words.replace("_", " ").split())
+    if not base or base[0].isdigit():
+        base = "Model" + base
+    if keyword.iskeyword(base) or keyword.issoftkeyword(base) or base in _TAKEN_NAMES:
+        base += "Model"  # a class named Field, None or str would break the module
     candidate, n = base, 2
     while candidate in taken:
         candidate, n = f"{base}{n}", n + 1
@@ -204,12 +210,15 @@ def _with_property_names(leftovers: dict[str, Any], keywords: dict[str, Any]) ->
 
 
 class _ModuleParser:
-    def __init__(self, model_id: str, file: str) -> None:
+    def __init__(self, model_id: str, file: str, def_names: dict[int, str] | None = None) -> None:
         self.model_id = model_id
         self.file = file
         self.class_names: set[str] = {"Input", "Output"}
         self.nested: list[ModelIR] = []
         self.warnings: list[str] = []
+        self.def_names = def_names or {}
+        self.shared: dict[tuple[str, str], tuple[ModelIR, set[str]]] = {}
+        """One class per ``$defs`` object: (definition name, its keywords as JSON) -> class."""
 
     # A node's type -------------------------------------------------------------------------------
     def type_of(self, node: Any, path: tuple[str | int, ...], class_hint: str) -> TypeExpr:
@@ -218,7 +227,7 @@ class _ModuleParser:
         if node is False:
             return Constrained(Primitive("JsonValue"), check=False)
         assert isinstance(node, dict)
-        keywords = {k: v for k, v in node.items() if not is_annotation(k)}
+        keywords = {k: v for k, v in node.items() if k in CONSTRAINTS}
         if not keywords:
             return Primitive("JsonValue")
 
@@ -272,6 +281,9 @@ class _ModuleParser:
                 branch, (*path, key, index), class_hint if index == 0 else f"{class_hint} {index}"
             )
             if _is_opaque(member):
+                dropped = {id(model) for model in self.nested[mark:]}
+                for stale in [k for k, v in self.shared.items() if id(v[0]) in dropped]:
+                    del self.shared[stale]
                 del self.nested[mark:], self.warnings[warnings:]
                 self.class_names.intersection_update(names)
                 return None
@@ -363,9 +375,21 @@ class _ModuleParser:
                 return DictOf(Primitive("JsonValue")), set()
             value = self.type_of(extra, (*path, "additionalProperties"), class_hint + " value")
             return DictOf(value), {"additionalProperties"}
+        properties = keywords.get("properties")
+        key = None
+        if properties and id(properties) in self.def_names:
+            # a definition reached through $ref: one class, named after it, for every use alike
+            definition = self.def_names[id(properties)]
+            key = (definition, json.dumps(keywords, sort_keys=True, default=repr))
+            known = self.shared.get(key)
+            if known is not None:
+                return ModelRef(known[0].class_name), known[1]
+            class_hint, path = definition, ("$defs", definition)
         name = class_name("", class_hint, self.class_names)
         model, consumed = self.model(keywords, path, name)
         self.nested.append(model)
+        if key is not None:
+            self.shared[key] = (model, consumed)
         return ModelRef(model.class_name), consumed
 
     # A class for an object node ------------------------------------------------------------------
@@ -464,9 +488,10 @@ class _ModuleParser:
 def parse_model(model_id: str, module: str, loaded_in: LoadedSchema, loaded_out: LoadedSchema) -> ModuleIR:
     """Build the IR of one model from its loaded input and output schemas."""
     input_schema, output_schema = loaded_in.resolved, loaded_out.resolved
-    parser = _ModuleParser(model_id, loaded_in.path)
-    output_parser = _ModuleParser(model_id, loaded_out.path)
+    parser = _ModuleParser(model_id, loaded_in.path, loaded_in.def_names)
+    output_parser = _ModuleParser(model_id, loaded_out.path, loaded_out.def_names)
     output_parser.class_names = parser.class_names
+    output_parser.shared = parser.shared  # a definition used by both input and output: one class
     if not isinstance(output_schema, dict):
         raise SchemaError(loaded_out.path, "/output", "the output schema must be an object")
     output_model = output_parser.root_model(output_schema, "Output", "output")
@@ -480,7 +505,7 @@ def parse_model(model_id: str, module: str, loaded_in: LoadedSchema, loaded_out:
         input_model=input_model,
         output_model=output_model,
         nested_models=output_parser.nested + parser.nested,
-        rules=rules_of(input_schema),
+        rules=loaded_in.rules,
         media_fields=media,
         warnings=[
             *(str(w) for w in (*loaded_in.warnings, *loaded_out.warnings)),

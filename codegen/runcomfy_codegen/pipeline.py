@@ -21,7 +21,7 @@ from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.parse import parse_model
 from runcomfy_codegen.render import environment, render_module
 from runcomfy_codegen.schema import store
-from runcomfy_codegen.schema.loader import LoadedSchema, json_depth_exceeds, load_document, load_model
+from runcomfy_codegen.schema.loader import LoadedSchema, load_document, load_model
 from runcomfy_codegen.schema.store import ModelFiles
 from runcomfy_codegen.write import HEADER, TreeDiff, compare_tree, write_tree
 
@@ -93,7 +93,7 @@ def _compiles_if_deep(text: str, *loaded: LoadedSchema) -> None:
     """A module that would not compile is never reported as built. Depth is what can break it (the
     loader bounds it, see :mod:`.schema.loader`); a module from a deep schema is compiled to make sure,
     the rest skip the cost."""
-    deep = next((s for s in loaded if json_depth_exceeds(s.resolved, DEEP)), None)
+    deep = next((s for s in loaded if s.depth > DEEP), None)
     if deep is None:
         return
     try:

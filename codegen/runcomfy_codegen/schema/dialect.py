@@ -10,13 +10,13 @@ for every key, including the annotation families that are not in the table:
 * everything else outside the table is *unknown*: refused, or with ``--allow-unknown`` let
   through, not enforced (jsonschema ignores an unknown keyword too, so nothing is lost).
 
-:func:`subschemas` is the one iterator over a node's subschema positions; every walk of a schema
-(the checker, ``$ref`` resolution, the parser, ``diff``, ``openapi``) goes through it.
+Where subschemas sit is said once, by the kinds in :data:`KEYWORDS` (``schema``, ``schema_list``,
+``schema_map``); :func:`map_subschemas` iterates them (``$ref`` resolution, ``openapi``), and the
+loader's check walk, which every file goes through and so is kept lean, reads the same kinds inline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 # keyword -> kind of value (checked by the loader).
@@ -132,25 +132,13 @@ def kind_of(key: str, *, root: bool = False) -> str:
     return UNKNOWN
 
 
+CONSTRAINTS = frozenset(KEYWORDS) - ANNOTATIONS
+"""Keywords that narrow the set of accepted values."""
+
+
 def is_annotation(key: str) -> bool:
     """Does this keyword leave the set of accepted values unchanged (annotation, vendor, unknown)?"""
     return key in ANNOTATIONS or key not in KEYWORDS
-
-
-def subschemas(node: Any) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """(relative path, subschema) of every subschema position directly under ``node``."""
-    if not isinstance(node, dict):
-        return
-    for key, value in node.items():
-        kind = KEYWORDS.get(key)
-        if kind == "schema":
-            yield (key,), value
-        elif kind == "schema_list" and isinstance(value, list):
-            for index, item in enumerate(value):
-                yield (key, index), item
-        elif kind == "schema_map" and isinstance(value, dict):
-            for name, item in value.items():
-                yield (key, name), item
 
 
 def map_subschemas(node: dict[str, Any], function: Any) -> dict[str, Any]:
@@ -168,24 +156,6 @@ def map_subschemas(node: dict[str, Any], function: Any) -> dict[str, Any]:
         else:
             out[key] = value
     return out
-
-
-def walk(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """(path, subschema) of ``node`` and every subschema under it, depth first (iterative)."""
-    stack = [(path, node)]
-    while stack:
-        where, current = stack.pop()
-        yield where, current
-        children = [((*where, *rel), child) for rel, child in subschemas(current)]
-        stack.extend(reversed(children))
-
-
-def constraints_only(node: Any) -> Any:
-    """``node`` without annotation, vendor and unknown keywords, at every depth: what a check needs."""
-    if not isinstance(node, dict):
-        return node
-    kept = {k: v for k, v in node.items() if not is_annotation(k) or k in ("$defs", "definitions")}
-    return map_subschemas(kept, lambda _rel, child: constraints_only(child))
 
 
 def json_types_of(node: Any) -> frozenset[str] | None:

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from runcomfy_codegen._errors import SchemaError, pointer
+from runcomfy_codegen.ir import Rule
 from runcomfy_codegen.schema.dialect import (
     INTERACTING,
     JSON_TYPES,
@@ -37,9 +38,9 @@ from runcomfy_codegen.schema.dialect import (
     VENDOR,
     is_annotation,
     kind_of,
-    subschemas,
+    map_subschemas,
 )
-from runcomfy_codegen.schema.rules import RuleSyntaxError, parse_rule
+from runcomfy_codegen.schema.rules import METRICS, RuleSyntaxError, parse_rule
 from runcomfy_codegen.schema.store import ModelFiles
 
 MAX_JSON_DEPTH = 100
@@ -73,6 +74,12 @@ class LoadedSchema:
     warnings: list[Warning_] = field(default_factory=list)
     raw: bytes = b""
     """The file's bytes, as read (the manifest hashes them)."""
+    rules: list[Rule] = field(default_factory=list)
+    """The custom ``validations`` rules, parsed once, in document order (input schemas only)."""
+    def_names: dict[int, str] = field(default_factory=dict)
+    """``id`` of a shared ``properties`` object in :attr:`resolved` -> its ``$defs`` name."""
+    depth: int = 0
+    """How deeply the resolved schema nests JSON arrays and objects (at least; exact without ``$ref``)."""
 
     @property
     def schema(self) -> Any:
@@ -103,8 +110,15 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def json_depth_exceeds(value: Any, limit: int) -> bool:
-    """Is ``value`` nested deeper than ``limit`` arrays/objects? (iterative: no recursion)"""
+def _json_depth(value: Any) -> int:
+    """How deeply ``value`` nests arrays and objects (iterative: no recursion; a scalar is 0)."""
+    if type(value) is list:
+        for item in value:
+            if isinstance(item, (dict, list)):
+                break
+        else:
+            return 1  # the common case: an enum
+    deepest = 0
     stack = [(value, 1)]
     while stack:
         current, depth = stack.pop()
@@ -114,15 +128,16 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
             children = current
         else:
             continue
-        if depth > limit:
-            return True
+        deepest = max(deepest, depth)
+        if depth > 4 * MAX_JSON_DEPTH:
+            break  # deep enough to refuse; no need to measure further
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+    return deepest
 
 
 def parse_json(text: str, file: str) -> Any:
-    """Decode JSON strictly: no NaN/Infinity or overflowing numbers, no duplicate keys, bounded depth.
-    Errors name the file and position."""
+    """Decode JSON strictly: no NaN/Infinity or overflowing numbers, no duplicate keys. Errors name
+    the file and position. (Depth is bounded by the schema check, which walks every value anyway.)"""
     try:
         value = json.loads(
             text,
@@ -140,8 +155,6 @@ def parse_json(text: str, file: str) -> Any:
         ) from None
     except ValueError as exc:
         raise SchemaError(file, "", f"invalid JSON: {exc}") from None
-    if json_depth_exceeds(value, MAX_JSON_DEPTH):
-        raise SchemaError(file, "", f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not supported")
     return value
 
 
@@ -162,10 +175,12 @@ def load_bytes(raw: bytes, display: str, *, allow_unknown: bool = False) -> Load
     inside is checked and resolved."""
     document, text = decode(raw, display)
     loaded = LoadedSchema(display, document, raw=raw)
-    extra = check_schema(document, display, allow_unknown=allow_unknown, warnings=loaded.warnings)
+    extra, loaded.depth = _check(document, display, allow_unknown, loaded.warnings, loaded.rules)
     schema = loaded.schema
     if extra or "$ref" in text or "allOf" in text or "\\u" in text:
-        loaded.resolved = resolve(schema, display)
+        loaded.resolved = resolve(schema, display, names=loaded.def_names)
+        if "$ref" in text or "\\u" in text:  # references can nest deeper than the file does
+            loaded.depth = _json_depth(loaded.resolved)
     else:
         loaded.resolved = schema
     return loaded
@@ -209,11 +224,18 @@ def check_schema(
 ) -> bool:
     """Check a decoded schema (or an ``{"output": ...}`` wrapper) against the RunComfy dialect.
     Returns True when it holds vendor or unknown keywords (which resolution then drops)."""
-    sink: list[Warning_] = [] if warnings is None else warnings
+    return _check(document, file, allow_unknown, [] if warnings is None else warnings, [])[0]
+
+
+def _check(
+    document: Any, file: str, allow_unknown: bool, sink: list[Warning_], rules: list[Rule]
+) -> tuple[bool, int]:
+    """(vendor or unknown keywords seen?, JSON depth of the document); ``rules`` receives the
+    custom rules, parsed, in document order. One pass over every node, without recursion."""
     if not isinstance(document, dict):
         raise SchemaError(file, "", f"a schema must be a JSON object, not {_json_type(document)}")
     schema, base = unwrap_output(document)
-    extra = False
+    extra, deepest = False, 0
     stack: list[tuple[tuple[str | int, ...], Any, int]] = [(base, schema, 0)]
     while stack:
         path, node, depth = stack.pop()
@@ -223,10 +245,18 @@ def check_schema(
                 pointer(*path),
                 f"subschemas nested deeper than {MAX_SCHEMA_DEPTH} levels are not supported",
             )
-        extra |= _check_node(node, path, file, allow_unknown, sink, root=depth == 0)
-        children = [((*path, *rel), child, depth + 1) for rel, child in subschemas(node)]
-        stack.extend(reversed(children))
-    return extra
+        node_extra, node_depth, children = _check_node(
+            node, path, file, allow_unknown, sink, depth == 0, rules
+        )
+        extra |= node_extra
+        deepest = max(deepest, len(path) + max(node_depth, 3))  # fixed shapes: up to 3
+        if deepest > MAX_JSON_DEPTH:
+            raise SchemaError(
+                file, pointer(*path), f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not supported"
+            )
+        for rel, child in reversed(children):
+            stack.append(((*path, *rel), child, depth + 1))
+    return extra, deepest
 
 
 def _json_type(value: Any) -> str:
@@ -250,16 +280,42 @@ def _check_node(
     allow_unknown: bool,
     warnings: list[Warning_],
     root: bool,
-) -> bool:
+    rules: list[Rule] | None = None,
+) -> tuple[bool, int, list[tuple[tuple[str | int, ...], Any]]]:
+    """(vendor or unknown keywords here?, JSON depth of the node counting its non-schema values,
+    its subschemas)."""
     if isinstance(node, bool):
-        return False
+        return False, 0, []
     if not isinstance(node, dict):
         raise SchemaError(
             file, pointer(*path), f"a subschema must be an object or a boolean, not {_json_type(node)}"
         )
-    extra = False
+    extra, depth = False, 1
+    children: list[tuple[tuple[str | int, ...], Any]] = []
     for key, value in node.items():
-        kind = kind_of(key, root=root)
+        kind = KEYWORDS.get(key)
+        # the common shapes first, inline; anything else (and every error) through _check_value
+        if kind == "string" and type(value) is str:
+            continue
+        if kind == "schema":
+            children.append(((key,), value))
+            continue
+        if kind == "schema_map" and type(value) is dict and key != "patternProperties":
+            children.extend(((key, name), child) for name, child in value.items())
+            continue
+        if kind == "schema_list" and type(value) is list and value:
+            children.extend(((key, index), child) for index, child in enumerate(value))
+            continue
+        if kind == "type" and type(value) is str and value in JSON_TYPES:
+            continue
+        if kind == "count" and type(value) is int and value >= 0:
+            continue
+        if kind is None:
+            kind = kind_of(key, root=root)
+        if kind in _FREE_KINDS and isinstance(value, (dict, list)):
+            depth = max(depth, 1 + _json_depth(value))
+        if kind == "any" or (kind == "array" and type(value) is list):
+            continue
         if kind == VENDOR:
             if key == "$id" and not isinstance(value, str):
                 raise SchemaError(file, pointer(*path, key), "$id: must be a string")
@@ -286,8 +342,20 @@ def _check_node(
             )
             extra = True
             continue
-        _check_value(kind, key, value, (*path, key), file, allow_unknown, warnings)
-    return extra
+        parsed = _check_value(kind, key, value, (*path, key), file, allow_unknown, warnings)
+        if key == "patternProperties":
+            children.extend(((key, name), child) for name, child in value.items())
+        if parsed and rules is not None:
+            # the check allowed rules only at properties/<name> and properties/<name>/items
+            name, each_item = str(path[1]), len(path) == 3 or node.get("type") == "array"
+            rules.extend(
+                Rule(name, metric, op, number, message, each_item) for metric, op, number, message in parsed
+            )
+    return extra, depth, children
+
+
+# Kinds whose values may nest freely (the others have a fixed shape the check enforces: at most 2).
+_FREE_KINDS = frozenset({"any", "array", VENDOR, UNKNOWN})
 
 
 def _is_number(value: Any) -> bool:
@@ -302,7 +370,9 @@ def _check_value(
     file: str,
     allow_unknown: bool,
     warnings: list[Warning_],
-) -> None:
+) -> list[tuple[str, str, int | float, str]] | None:
+    """Check one keyword's value; for ``validations``, return its rules parsed."""
+
     def fail(reason: str) -> None:
         raise SchemaError(
             file, pointer(*path), f"{key}: {reason}, got {json.dumps(value, ensure_ascii=False)[:80]}"
@@ -351,12 +421,15 @@ def _check_value(
         except re.error as exc:
             fail(f"is not a regular expression Python's re can run ({exc})")
     elif kind == "validations":
-        _check_validations(value, path, file, allow_unknown, warnings)
+        return _check_validations(value, path, file, allow_unknown, warnings)
+    return None
 
 
 def _check_validations(
     value: Any, path: tuple[str | int, ...], file: str, allow_unknown: bool, warnings: list[Warning_]
-) -> None:
+) -> list[tuple[str, str, int | float, str]]:
+    """Check a ``validations`` array; its rules, parsed: (metric, operator, value, message)."""
+    parsed: list[tuple[str, str, int | float, str]] = []
     if not isinstance(value, list):
         raise SchemaError(file, pointer(*path), "validations: must be an array of rules")
     # Rules apply to top-level input properties and their array items; anywhere else (nested
@@ -389,18 +462,21 @@ def _check_validations(
         if not isinstance(message, str):
             raise SchemaError(file, pointer(*where, "validation_error"), "validation_error: must be a string")
         try:
-            parse_rule(text, allow_unknown_metric=allow_unknown)
+            metric, op = parse_rule(text, allow_unknown_metric=allow_unknown)
         except RuleSyntaxError as exc:
             raise SchemaError(
                 file, pointer(*where, "validation_rule"), f"{exc} (pass --allow-unknown to let it through)"
             ) from None
-        if allow_unknown:
-            try:
-                parse_rule(text)
-            except RuleSyntaxError as exc:
-                warnings.append(
-                    Warning_(file, pointer(*where, "validation_rule"), f"{exc}; kept as data, not checked")
+        if allow_unknown and metric not in METRICS:
+            warnings.append(
+                Warning_(
+                    file,
+                    pointer(*where, "validation_rule"),
+                    f"validation rule {text!r}: unknown metric {metric!r}; kept as data, not checked",
                 )
+            )
+        parsed.append((metric, op, rule["validation_value"], message))
+    return parsed
 
 
 # --- resolve ----------------------------------------------------------------------------------------
@@ -466,9 +542,11 @@ def merge_all_of(node: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def resolve(schema: Any, file: str, *, keep_vendor: bool = False) -> Any:
+def resolve(schema: Any, file: str, *, keep_vendor: bool = False, names: dict[int, str] | None = None) -> Any:
     """The generator's view of a checked schema (see the module docstring). ``keep_vendor`` keeps
-    vendor extension and OpenAPI annotation keywords (for ``openapi``)."""
+    vendor extension and OpenAPI annotation keywords (for ``openapi``). ``names`` receives, for each
+    object definition a ``$ref`` reaches in ``$defs``, the ``id`` of its resolved ``properties`` ->
+    the definition's name (one shared class per definition, named after it)."""
     cache: dict[str, tuple[Any, int, int]] = {}
 
     def too_deep(path: tuple[str | int, ...]) -> SchemaError:
@@ -487,7 +565,6 @@ def resolve(schema: Any, file: str, *, keep_vendor: bool = False) -> Any:
         if not isinstance(node, dict):
             return node, 0, 1
         height, size = 0, 1
-        out: dict[str, Any] = {}
 
         def sub(rel: tuple[str | int, ...], child: Any) -> Any:
             nonlocal height, size
@@ -495,21 +572,13 @@ def resolve(schema: Any, file: str, *, keep_vendor: bool = False) -> Any:
             height, size = max(height, child_height + 1), size + child_size
             return resolved
 
-        for key, value in node.items():
-            if key in ("$defs", "definitions", "$ref"):
-                continue
-            kind = KEYWORDS.get(key)
-            if kind is None:
-                if keep_vendor and kind_of(key, root=depth == 0) == VENDOR:
-                    out[key] = value
-            elif kind == "schema":
-                out[key] = sub((key,), value)
-            elif kind == "schema_list" and isinstance(value, list):
-                out[key] = [sub((key, i), v) for i, v in enumerate(value)]
-            elif kind == "schema_map" and isinstance(value, dict):
-                out[key] = {k: sub((key, k), v) for k, v in value.items()}
-            else:
-                out[key] = value
+        kept = {
+            key: value
+            for key, value in node.items()
+            if (key in KEYWORDS and key not in ("$defs", "definitions", "$ref"))
+            or (keep_vendor and kind_of(key, root=depth == 0) == VENDOR)
+        }
+        out = map_subschemas(kept, sub)
         if "$ref" in node:
             ref = node["$ref"]
             where = pointer(*path, "$ref")
@@ -521,6 +590,15 @@ def resolve(schema: Any, file: str, *, keep_vendor: bool = False) -> Any:
             if cached is None:
                 target = _resolve_pointer(schema, ref, file, where)
                 cached = cache[ref] = walk(target, (*path, "$ref"), (*active, ref), depth + 1)
+                tokens = ref.split("/")
+                shared = cached[0].get("properties") if isinstance(cached[0], dict) else None
+                if (
+                    names is not None
+                    and len(tokens) == 3
+                    and tokens[1] in ("$defs", "definitions")
+                    and shared
+                ):
+                    names.setdefault(id(shared), unquote(tokens[2]).replace("~1", "/").replace("~0", "~"))
             resolved, target_height, target_size = cached
             if depth + 1 + target_height > MAX_SCHEMA_DEPTH:
                 raise too_deep(path)

@@ -11,9 +11,9 @@ This module imports only the standard library (``check``'s fast path uses it).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,90 +40,83 @@ class ModelFiles:
         if self.input_bytes is not None:
             return self.input_bytes
         assert self.folder is not None
-        return _read_file(self.folder / INPUT, self.input_display)
+        return _read_file(os.path.join(self.folder, INPUT), self.input_display)
 
     def read_output(self) -> bytes | None:
         """The output file's bytes, or None when the model has none."""
         if self.folder is None:
             return self.output_bytes
-        path = self.folder / OUTPUT
         try:
-            os.lstat(path)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise SchemaError(self.output_display, "", f"cannot read file: {exc.strerror or exc}") from None
-        return _read_file(path, self.output_display)
+            return _read_file(os.path.join(self.folder, OUTPUT), self.output_display)
+        except SchemaError:
+            if not os.path.lexists(os.path.join(self.folder, OUTPUT)):
+                return None
+            raise
 
 
-def _read_file(path: Path, display: str) -> bytes:
+def _read_file(path: Path | str, display: str) -> bytes:
     """A store file's bytes; a symbolic link or anything but a regular file is refused."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        if os.path.islink(path):
-            raise SchemaError(display, "", "is a symbolic link; the store follows none")
-        fd = os.open(path, flags)
+        fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
+        if exc.errno == errno.ELOOP or os.path.islink(path):
+            raise SchemaError(display, "", "is a symbolic link; the store follows none") from None
         raise SchemaError(display, "", f"cannot read file: {exc.strerror or exc}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise SchemaError(display, "", "not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as file:
-            return file.read()
+        chunks = [os.read(fd, max(info.st_size, 1) + 1)]
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 20))
+        return b"".join(chunks)
     except OSError as exc:
         raise SchemaError(display, "", f"cannot read file: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
 
 
-def display_path(path: Path, store: Path) -> str:
-    """Paths in messages and headers: relative to the store's parent, posix, machine-independent."""
-    try:
-        return path.relative_to(store.parent).as_posix()
-    except ValueError:
-        return path.as_posix()
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 def discover(store: Path) -> list[ModelFiles]:
     """Every model of a store folder, sorted by model id. A symbolic link inside it is refused."""
     if not store.is_dir():
         raise SchemaError(store, "", "the schema store is not a folder")
+    # Display paths are relative to the store's parent (machine-independent); built as strings.
+    root = os.path.normpath(str(store))
+    prefix = f"{store.name}/" if store.name else ""
     found: list[ModelFiles] = []
-    pending = [store]
+    pending = [(root, "")]
     while pending:
-        folder = pending.pop()
+        folder, model_id = pending.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
             raise SchemaError(folder, "", f"cannot list folder: {exc.strerror or exc}") from None
-        names = set()
+        has_input = False
         for entry in entries:
             if entry.is_symlink():
                 if entry.name in (INPUT, OUTPUT) or entry.is_dir():
-                    raise SchemaError(
-                        display_path(Path(entry.path), store),
-                        "",
-                        "is a symbolic link; the store follows none",
-                    )
+                    shown = f"{prefix}{model_id}/{entry.name}" if model_id else f"{prefix}{entry.name}"
+                    raise SchemaError(shown, "", "is a symbolic link; the store follows none")
                 continue
             if entry.is_dir(follow_symlinks=False):
-                pending.append(Path(entry.path))
-            names.add(entry.name)
-        if INPUT in names:
-            model_id = folder.relative_to(store).as_posix()
+                pending.append((entry.path, f"{model_id}/{entry.name}" if model_id else entry.name))
+            elif entry.name == INPUT:
+                has_input = True
+        if has_input:
+            shown = f"{prefix}{model_id}/" if model_id else prefix
             found.append(
-                ModelFiles(
-                    model_id,
-                    display_path(folder / INPUT, store),
-                    display_path(folder / OUTPUT, store),
-                    folder=folder,
-                )
+                ModelFiles(model_id or ".", f"{shown}{INPUT}", f"{shown}{OUTPUT}", folder=Path(folder))
             )
     found.sort(key=lambda m: m.model_id)
     return found
 
 
 def _git(args: list[str], cwd: Path) -> bytes:
+    import subprocess  # only for git revisions; `check`'s fast path does not pay for it
+
     try:
         result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
