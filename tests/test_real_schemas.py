@@ -26,6 +26,7 @@ import importlib.util
 import io
 import json
 import math
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -421,6 +422,23 @@ def test_the_harness_reports_a_lax_model() -> None:
     assert {"without required 'count'", "count=None", "count='5'", "count=0"} <= cases, cases
     assert all(f.generated_valid and not f.jsonschema_valid for f in findings)
     assert checked > len(findings) > 0
+
+
+def test_generated_corpus_passes_ruff_and_mypy_strict(corpus: Corpus) -> None:
+    """Every generated corpus package (the defaults' run, and the ``--allow-unknown`` one) is clean
+    under the project's ruff configuration and mypy --strict (Python 3.10)."""
+    root = Path(__file__).resolve().parent.parent
+    for package in sorted({catalog.parent for catalog in corpus.catalogs.values()}):
+        ruff = subprocess.run(
+            [sys.executable, "-m", "ruff", "check", "--config", str(root / "pyproject.toml"), str(package)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+        mypy = subprocess.run(
+            [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--python-version", "3.10", str(package)],
+            capture_output=True, text=True, timeout=300, check=False, cwd=package.parent,
+        )  # fmt: skip
+        assert mypy.returncode == 0, mypy.stdout + mypy.stderr
 
 
 EXAMPLES = REAL / "examples"
