@@ -28,6 +28,7 @@ import json
 import math
 import subprocess
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from runcomfy_codegen import cli
 from runcomfy_codegen.model_id import module_name
@@ -407,7 +408,6 @@ def test_store_is_the_converters_output() -> None:
 def test_the_harness_reports_a_lax_model() -> None:
     """The differential check itself: a lax hand-written model (``"5"`` for an integer, ``null`` for
     a non-nullable field) is caught, with both verdicts and the offending payload."""
-    from pydantic import BaseModel
 
     class Lax(BaseModel):
         count: int | None = None
@@ -422,6 +422,38 @@ def test_the_harness_reports_a_lax_model() -> None:
     assert {"without required 'count'", "count=None", "count='5'", "count=0"} <= cases, cases
     assert all(f.generated_valid and not f.jsonschema_valid for f in findings)
     assert checked > len(findings) > 0
+
+
+ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "example", "discriminator", "externalDocs", "xml"}
+)
+
+
+def _checks_of(annotation: Any, metadata: list[Any]) -> Iterator[Any]:
+    stack = [*metadata, annotation]
+    while stack:
+        node = stack.pop()
+        if type(node).__name__ == "JsonSchemaCheck":
+            yield node
+        stack.extend(getattr(node, "__metadata__", ()))
+        stack.extend(
+            a for a in typing.get_args(node) if not isinstance(a, (str, int, float, bool, type(None)))
+        )
+
+
+@pytest.mark.parametrize("model_id", MODEL_IDS)
+def test_annotations_are_never_checked(model_id: str, corpus: Corpus) -> None:
+    """Vendor keywords (``x-order``, ``x-oaiTypeLabel``...) and annotations never reach a
+    ``JsonSchemaCheck`` as keywords of their own: whatever the generator cannot state natively is
+    checked, nothing else."""
+    module = corpus.module(model_id)
+    classes = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, BaseModel)]
+    for cls in classes:
+        for name, info in cls.model_fields.items():
+            for check in _checks_of(info.annotation, list(info.metadata)):
+                keywords = set(check.schema) if isinstance(check.schema, dict) else set()
+                wrong = {k for k in keywords if k.startswith("x-") or k in ANNOTATIONS}
+                assert not wrong, f"{model_id} {cls.__name__}.{name}: JsonSchemaCheck of {sorted(wrong)}"
 
 
 def test_generated_corpus_passes_ruff_and_mypy_strict(corpus: Corpus) -> None:
