@@ -1,18 +1,20 @@
 """Differential test on real published model schemas (``tests/data/real_schemas``).
 
-Each model of the corpus (21 published Cog model schemas, the packaging Replicate hosts, converted to RunComfy's shape by
-``tests/data/real_schemas/convert.py``; sources and licences in ``SOURCES.md``) is generated through
-the CLI (``runcomfy-codegen generate``, default flags), imported, and compared with jsonschema
-(Draft 2020-12), the reference:
+Each model of the corpus (31: 21 Cog models, the packaging Replicate hosts, and 10 OpenAI image,
+audio and video endpoints; converted to RunComfy's shape by ``tests/data/real_schemas/convert.py``;
+sources and licences in ``SOURCES.md``) is generated through the CLI (``runcomfy-codegen generate``,
+default flags), imported, and compared with jsonschema (Draft 2020-12), the reference:
 
 * **inputs**: payloads that hypothesis-jsonschema draws from ``input.json``, each followed by its
   mutations (a required key left out, each property set to ``null``, to values of every other JSON
   type, out of its range, outside its enum; the optional keys dropped; extra keys added) must be
-  accepted or refused by ``Input.model_validate`` exactly as jsonschema decides, and an accepted
-  payload's ``to_payload()`` must be that same payload (JSON equality: nothing unset is sent,
-  nothing given is dropped or changed) and valid;
-* **outputs**: objects drawn from the ``output`` schema (the sources publish no example outputs),
-  with the same mutations, against ``Output.model_validate``.
+  accepted or refused by ``Input.model_validate`` exactly as jsonschema decides; and an accepted
+  payload's ``to_payload()`` must be valid and that same payload (JSON equality: nothing unset is
+  sent, nothing given is dropped or changed);
+* **outputs**: objects drawn from the ``output`` schema, with the same mutations, and the sources'
+  published example responses (``examples/``), against ``Output.model_validate``;
+* **the code**: the generated packages pass ruff and mypy --strict, and no vendor keyword or
+  annotation becomes a ``JsonSchemaCheck`` keyword.
 
 Bounded and deterministic: a fixed number of derandomized examples per model, no deadline, no
 example database. Disagreements are collected and reported together (model, case, payload, both
