@@ -123,6 +123,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from runcomfy_codegen.hashcache import HashCache, cache_path
     from runcomfy_codegen.manifest import is_up_to_date
 
     try:
@@ -132,7 +133,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = Path(args.out)
     package = out / "runcomfy_models"
-    if not args.full and is_up_to_date(schemas, package):
+    cache = HashCache(cache_path(out, "runcomfy_models"))
+    if not args.full and is_up_to_date(schemas, package, cache):
+        cache.save()  # like git's index refresh: the next check reads only what changed
         print(f"no drift: {package} matches {schemas} (manifest hashes; --full to render and compare)")
         return EXIT_OK
     from runcomfy_codegen import pipeline
