@@ -47,7 +47,17 @@ import httpx
 
 from ._base import RunComfyInput
 from ._base_client import BodyLimitError, BoundedBody, bounded_timeout, scrub
-from ._containers import ContainerError, MediaInfo, Reader, read_mp4, read_wav, read_webm, sniff
+from ._containers import (
+    ContainerError,
+    MediaInfo,
+    Reader,
+    image_format,
+    read_image,
+    read_mp4,
+    read_wav,
+    read_webm,
+    sniff,
+)
 from ._exceptions import Hint, MediaProbeError, MediaValidationError
 from ._rules import MediaRule
 from ._urls import redact_url
@@ -131,12 +141,14 @@ class Violation:
 
 
 def _image_reader(size: int | None, head: bytes) -> Reader:
-    """Pillow's lazy ``Image.open`` reads only the header; feed it more bytes until it can."""
+    """Formats other than PNG, JPEG, GIF and WebP (which :func:`read_image` reads without it):
+    Pillow's lazy ``Image.open`` reads only the header; feed it more bytes until it can."""
     try:
         from PIL import UnidentifiedImageError
     except ImportError:  # the client installed without its media extra
         raise ContainerError(
-            "measuring an image needs Pillow, which is not installed: pip install 'runcomfy-models[media]'"
+            "measuring an image other than PNG, JPEG, GIF or WebP needs Pillow, which is not installed: "
+            "pip install 'runcomfy-models[media]'"
         ) from None
     data = head
     while True:
@@ -185,6 +197,8 @@ def _image_header(data: bytes) -> MediaInfo:
 def analyse(size: int | None, head: bytes) -> Reader:
     kind = sniff(head)
     reader = {"mp4": read_mp4, "webm": read_webm, "wav": read_wav}.get(kind, _image_reader)
+    if reader is _image_reader and image_format(head) is not None:
+        reader = read_image  # PNG, JPEG, GIF, WebP: from the header alone, without Pillow
     info = yield from reader(size, head)
     info.size_bytes = size
     return info
