@@ -27,7 +27,7 @@ from tests.conftest import ROOT, SEED_ID
 GENERATED = ROOT / "generated"
 PACKAGE = GENERATED / "runcomfy_models"
 BLOCKED = ("jinja2", "rich", "av", "PIL", "jsonschema", "runcomfy_codegen")
-BASE_DEPENDENCIES = {"httpx", "pydantic", "sniffio"}
+BASE_DEPENDENCIES = {"httpx", "pydantic", "sniffio", "h11"}  # h11: installed with httpx (httpcore)
 EXTRAS = {"PIL": "media", "jsonschema": "jsonschema"}
 # distribution names of the modules the runtime imports
 DISTRIBUTIONS = {"httpx": "httpx", "pydantic": "pydantic", "pydantic_core": "pydantic", "PIL": "pillow"}
