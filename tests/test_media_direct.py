@@ -99,11 +99,13 @@ def test_a_refused_connection_is_a_probe_error() -> None:
 
 
 def test_a_proxy_in_the_environment_sends_probes_through_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def make(**kwargs: object) -> tuple[bool, bool]:
-        async with runcomfy_models.AsyncClient(token="t", base_url="http://127.0.0.1:9") as owned:
-            async with httpx.AsyncClient() as http:
-                async with runcomfy_models.AsyncClient(token="t", http_client=http) as borrowed:
-                    return owned._prober.direct, borrowed._prober.direct
+    async def make() -> tuple[bool, bool]:
+        async with (
+            runcomfy_models.AsyncClient(token="t", base_url="http://127.0.0.1:9") as owned,
+            httpx.AsyncClient() as http,
+            runcomfy_models.AsyncClient(token="t", http_client=http) as borrowed,
+        ):
+            return owned._prober.direct, borrowed._prober.direct
 
     assert asyncio.run(make()) == (True, False)  # a caller's own http_client: its settings win
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
