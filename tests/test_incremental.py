@@ -205,3 +205,47 @@ def test_check_sees_a_same_size_edit_of_a_generated_file_through_the_cache(
     capsys.readouterr()
     assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
     assert "changed: _urls.py" in capsys.readouterr().out
+
+
+def test_the_mock_and_run_use_the_package_they_are_pointed_at(tmp_path: Path) -> None:
+    """``generate --out elsewhere`` then ``mock-server --out elsewhere``: it serves that package."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    extra = schemas / "acme" / "echo"
+    shutil.copytree(schemas / "bytedance/seedance-v1.5-pro/image-to-video", extra)
+    out = tmp_path / "elsewhere"
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    cli = [sys.executable, "-m", "runcomfy_codegen"]
+    server = subprocess.Popen(
+        [*cli, "mock-server", "--out", str(out), "--queue-seconds", "0", "--run-seconds", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()
+        env = {**os.environ, "RUNCOMFY_BASE_URL": base_url, "RUNCOMFY_API_TOKEN": "mock-token"}
+        image = f"{base_url}/media/cat.png"
+        args = [
+            "run",
+            "acme/echo",
+            "--input",
+            "prompt=hi",
+            "--input",
+            f"first_frame_image_url={image}",
+            "--wait",
+        ]
+        done = subprocess.run(
+            [*cli, *args, "--out", str(out)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["status"] == "completed"
+        # the project's own package has no acme/echo: without --out, run refuses it (nothing sent)
+        plain = subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert plain.returncode == 2 and "acme/echo" in plain.stderr
+        missing = subprocess.run(
+            [*cli, *args, "--out", str(tmp_path)], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert missing.returncode == 2 and "no runcomfy_models package" in missing.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -375,7 +375,36 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_cli.register(sub)  # run, wait, status, result, cancel
     sync_cli.register(sub)  # sync (import URL goes through import)
     batch_cli.register(sub)  # batch
+    for name in PACKAGE_COMMANDS:
+        sub.choices[name].add_argument(
+            "--out",
+            dest="package_out",
+            metavar="DIR",
+            help="use the runcomfy_models package in DIR (what `generate --out DIR` wrote); "
+            "default: the one installed with this generator (the project's generated/)",
+        )
     return parser
+
+
+PACKAGE_COMMANDS = ("mock-server", "run", "wait", "status", "result", "cancel", "batch")
+"""Commands that run the generated package: ``--out DIR`` picks which one."""
+
+
+def use_package(out: Path) -> None:
+    """Make ``import runcomfy_models`` load ``OUT/runcomfy_models`` (what ``generate --out OUT``
+    wrote) instead of the package this generator carries; before anything has imported it."""
+    package = (out / "runcomfy_models").resolve()
+    if not (package / "__init__.py").is_file():
+        raise CodegenError(
+            f"--out {str(out)!r}: no runcomfy_models package in it; run `runcomfy-codegen generate --out {out}`"
+        )
+    loaded = sys.modules.get("runcomfy_models")
+    if loaded is not None and Path(loaded.__file__ or "").resolve().parent != package:
+        raise CodegenError(f"--out {str(out)!r}: runcomfy_models is already loaded from {loaded.__file__}")
+    sys.path.insert(0, str(package.parent))
+    import importlib
+
+    importlib.invalidate_caches()
 
 
 def _expected_failure(exc: BaseException) -> str | None:
@@ -404,6 +433,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on a bad argument, 0 on --help
         return int(exc.code or 0)
     try:
+        if getattr(args, "package_out", None):
+            use_package(Path(args.package_out))
         code: int = args.func(args)
     except KeyboardInterrupt:
         err("interrupted")
