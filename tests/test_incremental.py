@@ -249,3 +249,36 @@ def test_the_mock_and_run_use_the_package_they_are_pointed_at(tmp_path: Path) ->
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_clean_check_records_a_snapshot_that_holds_until_anything_it_read_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    out = tmp_path / "out"
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0  # records the snapshot
+    with monkeypatch.context() as patched:  # the snapshot answers: no hashing, no manifest
+        patched.setattr(manifest, "is_up_to_date", lambda *a: pytest.fail("snapshot not used"))
+        assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    # a stray module in the catalog, a new model, an edited schema: each voids the snapshot
+    stray = out / "runcomfy_models" / "catalog" / "stray.py"
+    stray.write_text(pipeline.HEADER + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+    assert "removed: catalog/stray.py" in capsys.readouterr().out
+    stray.unlink()
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    shutil.copytree(
+        schemas / "bytedance/seedance-v1.5-pro/image-to-video", schemas / "bytedance/seedance-v1.5-pro/copy"
+    )
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+    shutil.rmtree(schemas / "bytedance/seedance-v1.5-pro/copy")
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    schema = schemas / "bytedance/seedance-v1.5-pro/image-to-video/output.json"
+    info = schema.stat()
+    schema.write_bytes(schema.read_bytes().replace(b"video", b"vidoe", 1))
+    os.utime(schema, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1

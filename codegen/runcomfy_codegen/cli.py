@@ -123,8 +123,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from runcomfy_codegen.hashcache import HashCache, cache_path
-    from runcomfy_codegen.manifest import is_up_to_date
+    from runcomfy_codegen.hashcache import HashCache, cache_path, record_snapshot, snapshot_holds
 
     try:
         schemas = _store(args.schemas)
@@ -134,9 +133,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     out = Path(args.out)
     package = out / "runcomfy_models"
     cache = HashCache(cache_path(out, "runcomfy_models"))
+    clean = f"no drift: {package} matches {schemas} (manifest hashes; --full to render and compare)"
+    if not args.full and snapshot_holds(cache, os.path.abspath(schemas), os.path.abspath(package)):
+        print(clean)  # nothing it depends on changed since a clean check (stat of every path)
+        return EXIT_OK
+    from runcomfy_codegen.manifest import is_up_to_date, snapshot
+
     if not args.full and is_up_to_date(schemas, package, cache):
+        record_snapshot(cache, snapshot(schemas, package))
         cache.save()  # like git's index refresh: the next check reads only what changed
-        print(f"no drift: {package} matches {schemas} (manifest hashes; --full to render and compare)")
+        print(clean)
         return EXIT_OK
     from runcomfy_codegen import pipeline
 

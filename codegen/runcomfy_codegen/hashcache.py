@@ -10,7 +10,12 @@ coarse timestamps, so such an entry is "racy" (git's word) and is hashed again u
 older than that. The cache is a JSON file beside the generated package
 (``OUT/.runcomfy_models.cache``, never inside it); it is only a speed-up: a missing, unreadable or
 foreign cache file is ignored, a failed save is ignored, and it keeps only the entries of the last
-run. This module imports only the standard library.
+run. It also holds :class:`TreeSnapshot`, the fast path of a ``check`` that found no drift: one digest of
+the stat of every path that answer depended on (the store's folders and schema files, the package's
+files and folders, the generator's files and folders). When the same paths have the same stat, the
+answer stands without reading or hashing anything; any difference falls back to the hashes.
+
+This module imports only the standard library.
 """
 
 from __future__ import annotations
@@ -41,16 +46,33 @@ class HashCache:
         self._old: dict[str, list[int | str]] = {}
         self._new: dict[str, list[int | str]] = {}
         self._dirty = False
+        self.snapshot: dict[str, object] | None = None
+        self._new_snapshot: dict[str, object] | None = None
+        self._entries_text = b""
         if path is not None:
+            # Line 1: version and snapshot; line 2: the entries, decoded only if a hash is asked for
+            # (a check whose snapshot holds never asks).
             try:
                 with open(path, "rb") as handle:
-                    data = json.loads(handle.read())
+                    head, _, self._entries_text = handle.read().partition(b"\n")
+                data = json.loads(head)
                 if isinstance(data, dict) and data.get("version") == VERSION:
-                    entries = data.get("entries")
-                    if isinstance(entries, dict):
-                        self._old = entries
+                    if isinstance(data.get("snapshot"), dict):
+                        self.snapshot = data["snapshot"]
+                else:
+                    self._entries_text = b""
             except (OSError, ValueError):
-                pass
+                self._entries_text = b""
+        self._loaded = False
+
+    def _load_entries(self) -> None:
+        self._loaded = True
+        try:
+            entries = json.loads(self._entries_text) if self._entries_text else {}
+        except ValueError:
+            entries = {}
+        self._old = entries if isinstance(entries, dict) else {}
+        self._entries_text = b""
 
     def sha(self, path: str, read: Callable[[], bytes]) -> str:
         """The SHA-256 of the file at ``path``; ``read`` gives its bytes when the cache cannot.
@@ -63,6 +85,8 @@ class HashCache:
         except OSError:
             info = None
         if info is not None and stat.S_ISREG(info.st_mode):
+            if not self._loaded:
+                self._load_entries()
             key = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
             entry = self._old.get(path)
             if (
@@ -84,9 +108,18 @@ class HashCache:
 
     def save(self) -> None:
         """Write the entries used in this run (atomically); any failure leaves the old file."""
-        if self.path is None or not (self._dirty or set(self._new) != set(self._old)):
+        if not self._loaded:
+            self._load_entries()
+        changed = self._dirty or set(self._new) != set(self._old) or self._new_snapshot is not None
+        if self.path is None or not changed:
             return
-        data = json.dumps({"version": VERSION, "entries": self._new}, separators=(",", ":")).encode()
+        head: dict[str, object] = {"version": VERSION}
+        if self._new_snapshot is not None:
+            head["snapshot"] = self._new_snapshot
+        data = b"%s\n%s" % (
+            json.dumps(head, separators=(",", ":")).encode(),
+            json.dumps(self._new, separators=(",", ":")).encode(),
+        )
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
             with open(tmp, "wb") as handle:
@@ -111,3 +144,87 @@ def read_bytes(path: str) -> Callable[[], bytes]:
             os.close(fd)
 
     return read
+
+
+class TreeSnapshot:
+    """The stat of every path a clean ``check`` depended on, as one digest (see the module notes).
+
+    ``ids``: the store's model ids; ``files``: the package's files (relative); ``extra``: more paths
+    (the generator's files and folders). From them: the store folder, every folder on the way to
+    each model, each model's folder and schema files; the package folder, its ``catalog`` folder
+    and files. A folder's stat changes when an entry is added, removed or renamed in it, so a new
+    model or a stray module is noticed without listing anything.
+    """
+
+    def __init__(self, store: str, package: str, ids: list[str], files: list[str], extra: list[str]) -> None:
+        self.store, self.package, self.ids, self.files, self.extra = store, package, ids, files, extra
+
+    def paths(self) -> list[str]:
+        store = self.store
+        folders = {store}
+        paths: list[str] = []
+        for model_id in self.ids:
+            parts = model_id.split("/")
+            for i in range(1, len(parts)):
+                folders.add(f"{store}/{'/'.join(parts[:i])}")
+            base = f"{store}/{model_id}"
+            paths += (base, f"{base}/input.json", f"{base}/output.json")
+        package = self.package
+        return [
+            *sorted(folders),
+            *paths,
+            package,
+            f"{package}/catalog",
+            *(f"{package}/{rel}" for rel in self.files),
+            *self.extra,
+        ]
+
+    def digest(self) -> tuple[str, int] | None:
+        """(digest of every path's stat, newest mtime/ctime among them); a missing path counts as
+        missing, a stat that fails otherwise gives None."""
+        stat_of = os.stat
+        signature: list[tuple[int, int, int, int, int] | None] = []
+        newest = 0
+        for path in self.paths():
+            try:
+                info = stat_of(path, follow_symlinks=False)
+            except FileNotFoundError:
+                signature.append(None)
+                continue
+            except OSError:
+                return None
+            signature.append((info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
+            newest = max(newest, info.st_mtime_ns, info.st_ctime_ns)
+        return hashlib.sha256(repr(signature).encode()).hexdigest(), newest
+
+    def key(self) -> dict[str, object]:
+        return {
+            "store": self.store,
+            "package": self.package,
+            "ids": self.ids,
+            "files": self.files,
+            "extra": self.extra,
+        }
+
+
+def snapshot_holds(cache: HashCache, store: str, package: str) -> bool:
+    """Does the recorded snapshot of a clean ``check`` of ``store`` against ``package`` still hold?"""
+    data = cache.snapshot
+    if not data or data.get("store") != store or data.get("package") != package:
+        return False
+    try:
+        snapshot = TreeSnapshot(store, package, list(data["ids"]), list(data["files"]), list(data["extra"]))  # type: ignore[call-overload]
+        now = snapshot.digest()
+    except (KeyError, TypeError):
+        return False
+    return now is not None and now[0] == data.get("digest")
+
+
+def record_snapshot(cache: HashCache, snapshot: TreeSnapshot) -> None:
+    """Keep ``snapshot`` (taken after a clean ``check``) in the cache, unless a path is racy (changed
+    within :data:`RACY_NS`: its stat could stay the same through another change)."""
+    taken = time.time_ns()
+    now = snapshot.digest()
+    if now is None or now[1] + RACY_NS >= taken:
+        return
+    cache._new_snapshot = {**snapshot.key(), "digest": now[0]}

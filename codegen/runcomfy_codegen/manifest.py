@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from runcomfy_codegen._errors import CodegenError
-from runcomfy_codegen.hashcache import HashCache, read_bytes
+from runcomfy_codegen.hashcache import HashCache, TreeSnapshot, read_bytes
 from runcomfy_codegen.schema.store import ModelFiles, discover
 
 MANIFEST = "catalog/_manifest.json"
@@ -227,3 +227,19 @@ def reusable(package: Path, cache: HashCache) -> tuple[dict[str, str], dict[str,
     }
     schemas = {k: v for k, v in manifest["schemas"].items() if isinstance(v, str)}
     return schemas, files
+
+
+def snapshot(schemas: Path, package: Path) -> TreeSnapshot:
+    """What a clean ``check`` of ``schemas`` against ``package`` depended on (call it right after
+    :func:`is_up_to_date` said yes): the store's models, the package's files, the generator's files
+    and their folders (a new module there is noticed by its folder's stat)."""
+    manifest = read_manifest(package) or {"schemas": {}, "files": {}}
+    generator = generator_files()
+    folders = {str(path.parent) for path in generator}
+    return TreeSnapshot(
+        os.path.abspath(schemas),
+        os.path.abspath(package),
+        sorted(manifest["schemas"]),
+        sorted([*manifest["files"], MANIFEST]),
+        [*map(str, generator), *sorted(folders)],
+    )
