@@ -282,3 +282,36 @@ def test_a_clean_check_records_a_snapshot_that_holds_until_anything_it_read_chan
     schema.write_bytes(schema.read_bytes().replace(b"video", b"vidoe", 1))
     os.utime(schema, ns=(info.st_atime_ns, info.st_mtime_ns))
     assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+
+
+def test_a_module_built_with_allow_unknown_is_never_kept_by_a_strict_generate(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    odd = schemas / "acme" / "odd"
+    odd.mkdir(parents=True)
+    (odd / "input.json").write_text('{"type": "object", "properties": {"a": {"type": "string", "x_odd": 1}}}')
+    shutil.copy(schemas / "bytedance/seedance-v1.5-pro/image-to-video/output.json", odd / "output.json")
+    out = tmp_path / "out"
+    assert pipeline.generate(schemas, out, allow_unknown=True).diff is not None
+    assert pipeline.generate(schemas, out, allow_unknown=True).diff is not None  # kept: same flag
+    strict = pipeline.generate(schemas, out)
+    assert strict.diff is None and "x_odd" in str(strict.errors[0])
+    (out / ".runcomfy_models.cache").unlink()  # no cache: nothing is known of earlier runs
+    assert pipeline.generate(schemas, out).diff is None
+
+
+def test_generate_after_a_clean_check_with_nothing_changed_does_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    out = tmp_path / "out"
+    schemas = ROOT / "schemas"
+    pipeline.generate(schemas, out)
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    monkeypatch.setattr(pipeline, "build_package", lambda *a, **k: pytest.fail("built"))
+    result = pipeline.generate(schemas, out)
+    assert (
+        result.diff is not None
+        and result.diff.clean
+        and result.models == ["bytedance/seedance-v1.5-pro/image-to-video"]
+    )

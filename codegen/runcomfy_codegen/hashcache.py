@@ -48,6 +48,11 @@ class HashCache:
         self._dirty = False
         self.snapshot: dict[str, object] | None = None
         self._new_snapshot: dict[str, object] | None = None
+        self.loaded = False
+        """Was a cache file of this version read? (Without one, nothing is known of earlier runs.)"""
+        self.lenient: set[str] = set()
+        """Model ids whose module an earlier ``generate --allow-unknown`` built: a strict run must
+        build them again (it may refuse them), never keep them."""
         self._entries_text = b""
         if path is not None:
             # Line 1: version and snapshot; line 2: the entries, decoded only if a hash is asked for
@@ -57,8 +62,11 @@ class HashCache:
                     head, _, self._entries_text = handle.read().partition(b"\n")
                 data = json.loads(head)
                 if isinstance(data, dict) and data.get("version") == VERSION:
+                    self.loaded = True
                     if isinstance(data.get("snapshot"), dict):
                         self.snapshot = data["snapshot"]
+                    if isinstance(data.get("lenient"), list):
+                        self.lenient = {x for x in data["lenient"] if isinstance(x, str)}
                 else:
                     self._entries_text = b""
             except (OSError, ValueError):
@@ -111,11 +119,13 @@ class HashCache:
         if not self._loaded:
             self._load_entries()
         changed = self._dirty or set(self._new) != set(self._old) or self._new_snapshot is not None
-        if self.path is None or not changed:
+        if self.path is None or not (changed or not self.loaded):
             return
-        head: dict[str, object] = {"version": VERSION}
-        if self._new_snapshot is not None:
-            head["snapshot"] = self._new_snapshot
+        # A snapshot checks itself (a digest of stats), so an old one is kept: it holds or it does not.
+        head: dict[str, object] = {"version": VERSION, "lenient": sorted(self.lenient)}
+        snapshot = self._new_snapshot or self.snapshot
+        if snapshot is not None:
+            head["snapshot"] = snapshot
         data = b"%s\n%s" % (
             json.dumps(head, separators=(",", ":")).encode(),
             json.dumps(self._new, separators=(",", ":")).encode(),

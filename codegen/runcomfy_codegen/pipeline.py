@@ -267,7 +267,12 @@ def build_package(
             result.errors.append(
                 SchemaError(schemas / model_id, "", f"no model {model_id!r} in the schema store")
             )
-    old_schemas, old_files = reusable(reuse, cache) if reuse is not None else ({}, {})
+    old_schemas: dict[str, str] = {}
+    old_files: dict[str, str] = {}
+    if reuse is not None and cache.loaded:  # without the cache, how a module was built is unknown
+        old_schemas, old_files = reusable(reuse, cache)
+        if not allow_unknown:
+            old_schemas = {k: v for k, v in old_schemas.items() if k not in cache.lenient}
     modules: dict[str, str] = {}
     catalog: list[tuple[str, str]] = []
     work: list[tuple[ModelFiles, str]] = []
@@ -300,7 +305,10 @@ def build_package(
                 progress(model_id)
         else:
             work.append((files, module))
+    cache.lenient &= {m for m in hashes if f"catalog/{module_name(m)}.py" in result.kept}
     for outcome in _build_all(work, allow_unknown, keep_going, progress) if work else []:
+        if allow_unknown and outcome.error is None:
+            cache.lenient.add(outcome.model_id)
         if outcome.error is not None:
             result.errors.append(outcome.error)
             catalog.remove((outcome.model_id, outcome.module))
@@ -353,6 +361,10 @@ def generate(
     wanted = None if model_ids is None else list(model_ids)
     cache = HashCache(cache_path(out, PACKAGE))
     package = out / PACKAGE
+    if incremental and wanted is None and (allow_unknown or not cache.lenient):
+        done = _unchanged_since_clean_check(cache, schemas, package)
+        if done is not None:
+            return done
     result = build_package(
         schemas,
         wanted,
@@ -372,6 +384,19 @@ def generate(
         result.diff = write_tree(package, result.files, prune=wanted is None, kept=result.kept)
     cache.save()
     return result
+
+
+def _unchanged_since_clean_check(cache: HashCache, schemas: Path, package: Path) -> GenerateResult | None:
+    """Nothing to do when nothing ``check`` read changed since it found the package clean (its
+    snapshot of every path's stat holds): then generating would write the same bytes."""
+    from runcomfy_codegen.hashcache import snapshot_holds
+
+    if not snapshot_holds(cache, os.path.abspath(schemas), os.path.abspath(package)):
+        return None
+    assert cache.snapshot is not None
+    ids, files = cache.snapshot["ids"], cache.snapshot["files"]
+    assert isinstance(ids, list) and isinstance(files, list)
+    return GenerateResult(models=list(ids), diff=TreeDiff(unchanged=len(files)))
 
 
 def check(schemas: Path, out: Path, *, allow_unknown: bool = False) -> GenerateResult:
