@@ -193,6 +193,13 @@ def _build_all(
     """Build every model; in parallel (fork, one worker per core) for large stores on POSIX."""
     import multiprocessing
 
+    # Loaded here, before any fork, so that forked workers inherit them instead of importing them again.
+    from runcomfy_codegen.parse import parse_model  # noqa: F401
+    from runcomfy_codegen.render import environment, render_module  # noqa: F401
+    from runcomfy_codegen.schema.loader import load_model  # noqa: F401
+
+    environment()  # the templates, compiled once
+
     cores = min(os.cpu_count() or 1, 8)
     if (
         len(work) < max(PARALLEL_THRESHOLD, 2)
