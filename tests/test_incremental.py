@@ -315,3 +315,18 @@ def test_generate_after_a_clean_check_with_nothing_changed_does_nothing(
         and result.diff.clean
         and result.models == ["bytedance/seedance-v1.5-pro/image-to-video"]
     )
+
+
+def test_a_snapshot_holds_only_for_the_generator_that_took_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    out = tmp_path / "out"
+    schemas = ROOT / "schemas"
+    pipeline.generate(schemas, out)
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    cache = hashcache.HashCache(out / ".runcomfy_models.cache")
+    where = (os.path.abspath(schemas), os.path.abspath(out / "runcomfy_models"))
+    assert hashcache.snapshot_holds(cache, *where)
+    monkeypatch.setattr(hashcache, "GENERATOR", str(tmp_path / "another-install"))
+    assert not hashcache.snapshot_holds(cache, *where)

@@ -166,8 +166,19 @@ class TreeSnapshot:
     model or a stray module is noticed without listing anything.
     """
 
-    def __init__(self, store: str, package: str, ids: list[str], files: list[str], extra: list[str]) -> None:
+    def __init__(
+        self,
+        store: str,
+        package: str,
+        ids: list[str],
+        files: list[str],
+        extra: list[str],
+        generator: str = "",
+    ) -> None:
         self.store, self.package, self.ids, self.files, self.extra = store, package, ids, files, extra
+        self.generator = generator
+        """The generator's own folder: a snapshot holds only for the generator that took it (another
+        install's files would not be among ``extra``)."""
 
     def paths(self) -> list[str]:
         store = self.store
@@ -211,16 +222,23 @@ class TreeSnapshot:
         return {
             "store": self.store,
             "package": self.package,
+            "generator": self.generator,
             "ids": self.ids,
             "files": self.files,
             "extra": self.extra,
         }
 
 
+GENERATOR = os.path.dirname(os.path.abspath(__file__))
+
+
 def snapshot_holds(cache: HashCache, store: str, package: str) -> bool:
-    """Does the recorded snapshot of a clean ``check`` of ``store`` against ``package`` still hold?"""
+    """Does the recorded snapshot of a clean ``check`` of ``store`` against ``package``, taken by
+    this generator, still hold?"""
     data = cache.snapshot
     if not data or data.get("store") != store or data.get("package") != package:
+        return False
+    if data.get("generator") != GENERATOR:
         return False
     try:
         snapshot = TreeSnapshot(store, package, list(data["ids"]), list(data["files"]), list(data["extra"]))  # type: ignore[call-overload]

@@ -242,4 +242,5 @@ def snapshot(schemas: Path, package: Path) -> TreeSnapshot:
         sorted(manifest["schemas"]),
         sorted([*manifest["files"], MANIFEST]),
         [*map(str, generator), *sorted(folders)],
+        os.path.abspath(_PACKAGE),
     )
