@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.pipeline import render_schema
-from runcomfy_codegen.runtime._types import ecma_validator
+from runcomfy_models._types import ecma_validator
 from tests.conftest import DATA, load_module_from_source
 
 SUITE = DATA / "json-schema-test-suite" / "tests" / "draft2020-12"

@@ -39,11 +39,16 @@ def test_generated_tree_matches_the_committed_one(store: Path, tmp_path: Path) -
 def test_generate_twice_is_byte_identical_and_touches_nothing(store: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert gen(store, out) == 0
-    first = tree(out)
-    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    cache = out / ".runcomfy_models.cache"  # generate's stat cache of file hashes, beside the package
+
+    def files() -> dict[str, bytes]:
+        return {k: v for k, v in tree(out).items() if k != cache.name}
+
+    first = files()
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p != cache}
     assert gen(store, out) == 0
-    assert tree(out) == first
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == mtimes
+    assert files() == first
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p != cache} == mtimes
 
 
 def test_check_is_clean_then_reports_drift(
@@ -227,4 +232,5 @@ def test_a_new_package_appears_whole(store: Path, tmp_path: Path) -> None:
     out = tmp_path / "fresh" / "out"
     assert gen(store, out) == 0
     assert (out / "runcomfy_models" / "catalog" / "_manifest.json").exists()
-    assert not [p for p in (out).iterdir() if p.name.startswith(".")]  # no staging folder left behind
+    left = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert left == [".runcomfy_models.cache"]  # the stat cache only: no staging folder left behind

@@ -27,7 +27,7 @@ from tests.conftest import ROOT, SEED_ID
 GENERATED = ROOT / "generated"
 PACKAGE = GENERATED / "runcomfy_models"
 BLOCKED = ("jinja2", "rich", "av", "PIL", "jsonschema", "runcomfy_codegen")
-BASE_DEPENDENCIES = {"httpx", "pydantic", "sniffio"}
+BASE_DEPENDENCIES = {"httpx", "pydantic", "sniffio", "h11"}  # h11: installed with httpx (httpcore)
 EXTRAS = {"PIL": "media", "jsonschema": "jsonschema"}
 # distribution names of the modules the runtime imports
 DISTRIBUTIONS = {"httpx": "httpx", "pydantic": "pydantic", "pydantic_core": "pydantic", "PIL": "pillow"}
@@ -98,6 +98,7 @@ def test_the_seed_model_runs_end_to_end_with_httpx_and_pydantic_alone(tmp_path: 
     script = (
         CHECKS.format(blocked=BLOCKED)
         + f"""
+import base64
 import os
 import runcomfy_models
 
@@ -105,12 +106,13 @@ seedance = runcomfy_models.get({SEED_ID!r})
 base = os.environ["RUNCOMFY_BASE_URL"]
 request = seedance.Input(prompt="a cat", first_frame_image_url=base + "/media/cat.png", duration=5)
 report = {{"models": list(runcomfy_models.models()), "payload": request.to_payload()}}
+bmp = "data:image/bmp;base64," + base64.b64encode(b"BM" + bytes(52)).decode()
 with runcomfy_models.Client() as client:
-    try:  # the seed's image rules need Pillow: one clear error, nothing sent
-        client.submit(request)
+    try:  # an image format other than PNG, JPEG, GIF, WebP needs Pillow: one clear error, nothing sent
+        client.submit(seedance.Input(prompt="a cat", first_frame_image_url=bmp))
     except runcomfy_models.MediaProbeError as exc:
         report["media_error"] = str(exc)
-    job = client.submit(request, check_media=False)
+    job = client.submit(request)  # the mock's PNG: its rules checked from the header, without Pillow
     report["status"] = client.status(job).status
     output = client.wait(job, poll_interval=0.02, timeout=60)
     assert isinstance(output, seedance.Output), type(output)

@@ -140,7 +140,7 @@ def test_image_formats(media: MediaServer, name: str, data: bytes | None, expect
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        (lambda m: m.add("/truncated.png", png(640, 480)[:20]), "not an image"),
+        (lambda m: m.add("/truncated.png", png(640, 480)[:20]), "truncated PNG header"),
         (lambda m: m.add("/notes.txt", b"hello, not an image at all"), "not an image"),
         (lambda m: m.base_url + "/missing.png", "HTTP 404"),
     ],

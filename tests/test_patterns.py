@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.pipeline import render_schema
-from runcomfy_codegen.runtime._types import FALLBACK_MAX_CHARS, ecma_search, translate
+from runcomfy_models._types import FALLBACK_MAX_CHARS, ecma_search, translate
 from tests.conftest import DATA, load_module_from_source
 
 SUITE = DATA / "json-schema-test-suite" / "tests" / "draft2020-12" / "optional" / "ecmascript-regex.json"

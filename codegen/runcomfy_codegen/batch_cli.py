@@ -7,7 +7,6 @@ input file, shows progress, writes the results file and maps the outcome to an e
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import math
@@ -154,6 +153,8 @@ class _Progress:
             self.task = self.bar.add_task("batch", total=None, counts="", rate="")
 
     async def run(self) -> None:
+        import asyncio
+
         if self.bar is None:
             while True:
                 await asyncio.sleep(PLAIN_EVERY)
@@ -177,6 +178,8 @@ class _Progress:
 async def _drive(
     args: argparse.Namespace, prepared: PreparedRows, holder: dict[str, Batch]
 ) -> BaseException | None:
+    import asyncio  # here, not at the top: every CLI command imports this module (check stays fast)
+
     import runcomfy_models
 
     async with runcomfy_models.AsyncClient() as client:
@@ -238,6 +241,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
+    import asyncio
     import os
 
     if args.concurrency < 1:

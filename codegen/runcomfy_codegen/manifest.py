@@ -1,36 +1,40 @@
-"""The generated package's manifest: what it was generated from, so ``check`` can skip rendering.
+"""The generated package's manifest: what it was generated from, so ``check`` and ``generate`` can
+skip rendering.
 
-``catalog/_manifest.json`` records a fingerprint of the generator (the modules and templates that
-shape the output), a SHA-256 of each model's schema files, and a SHA-256 of every generated file.
-``check`` on an unchanged store only hashes files: when every hash matches, generating again would
-write the same bytes. Any mismatch (or ``check --full``) falls back to rendering everything in
-memory and comparing, which also names the files that differ. This module imports only the
-standard library, so the fast path starts quickly.
+``catalog/_manifest.json`` records a fingerprint of the generator (every file that can shape the
+output, see :func:`generator_files`), a hash of each model's schema files, and a SHA-256 of every
+generated file. ``check`` on an unchanged store only hashes files (and, through
+:class:`~runcomfy_codegen.hashcache.HashCache`, only those whose stat changed since the last run):
+when every hash matches, generating again would write the same bytes. Any mismatch (or
+``check --full``) falls back to rendering everything in memory and comparing, which also names the
+files that differ. ``generate`` uses the same records to render only the models whose schema
+changed (:func:`reusable`). This module imports only the standard library, so the fast paths start
+quickly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 from runcomfy_codegen._errors import CodegenError
-from runcomfy_codegen.schema.store import discover
+from runcomfy_codegen.hashcache import HashCache, TreeSnapshot, read_bytes
+from runcomfy_codegen.schema.store import ModelFiles, discover
 
 MANIFEST = "catalog/_manifest.json"
 _PACKAGE = Path(__file__).parent
-# What shapes the output; edits elsewhere (CLI, diff, mock server) do not invalidate manifests.
-_SHAPING = (
-    "templates",
-    "runtime",
-    "schema",
-    "parse.py",
-    "render.py",
-    "ir.py",
-    "load.py",
-    "pipeline.py",
-    "model_id.py",
+_ROOT_MODULE = "pipeline"
+"""The module that builds the package: what it imports, transitively, can shape the output."""
+_FILE_FOLDERS = ("templates", "runtime")
+"""Folders read as files rather than imported: every file in them shapes the output."""
+_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+(runcomfy_codegen(?:\.\w+)*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)"
+    r"|import[ \t]+(runcomfy_codegen(?:\.\w+)*))",
+    re.M,
 )
 
 
@@ -38,39 +42,115 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def generator_fingerprint() -> str:
+def _module_file(package: Path, dotted: str) -> Path | None:
+    parts = dotted.split(".")[1:]
+    base = package.joinpath(*parts) if parts else package
+    for candidate in (base.with_suffix(".py") if parts else None, base / "__init__.py"):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
+def generator_files(package: Path = _PACKAGE) -> list[Path]:
+    """Every file of the generator that can shape its output, derived, not listed by hand.
+
+    The modules ``pipeline`` imports, transitively (every ``import runcomfy_codegen...`` and
+    ``from runcomfy_codegen... import ...`` statement, at any depth in a module, so a lazy import
+    counts too), plus every file under ``templates/`` and ``runtime/``. A new module the build
+    uses is found through the import that uses it; a new runtime file is both copied and hashed.
+    Modules the build never imports (the CLI, ``diff``, the mock server) do not invalidate manifests.
+    """
+    seen: set[Path] = set()
+    pending = [f"runcomfy_codegen.{_ROOT_MODULE}", "runcomfy_codegen"]
+    while pending:
+        dotted = pending.pop()
+        path = _module_file(package, dotted)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        if path.name == "__init__.py" and path.parent != package:
+            pending.append(dotted.rsplit(".", 1)[0])
+        text = path.read_text(encoding="utf-8")
+        for source, names, plain in _IMPORT.findall(text):
+            if plain:
+                pending.append(plain)
+                continue
+            pending.append(source)
+            for name in re.split(r"[\s,()]+", names):
+                if name and name.isidentifier():
+                    pending.append(f"{source}.{name}")  # a submodule, if it is one
+    for folder in _FILE_FOLDERS:
+        for root, dirs, names in os.walk(package / folder):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            seen.update(Path(root) / n for n in names if not n.endswith((".pyc", ".pyo")))
+    return sorted(seen)
+
+
+def generator_fingerprint(package: Path = _PACKAGE, cache: HashCache | None = None) -> str:
+    cache = cache or HashCache(None)
     digest = hashlib.sha256()
-    for name in _SHAPING:
-        path = _PACKAGE / name
-        files = sorted(path.rglob("*")) if path.is_dir() else [path]
-        for file in files:
-            if file.is_file() and file.suffix in (".py", ".j2"):
-                digest.update(file.relative_to(_PACKAGE).as_posix().encode())
-                digest.update(file.read_bytes())
+    for file in generator_files(package):
+        digest.update(file.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(cache.sha(str(file), read_bytes(str(file))).encode())
     return digest.hexdigest()
 
 
-def schema_hash(input_bytes: bytes, output_bytes: bytes) -> str:
+def schema_hash(input_bytes: bytes, output_bytes: bytes | None) -> str:
     """The hash of one model's schema files, as the manifest records it."""
-    return _sha(input_bytes + b"\0" + output_bytes)
+    return _combine(_sha(input_bytes), _sha(output_bytes or b""))
 
 
-def schema_hashes(schemas: Path) -> dict[str, str]:
+def _combine(input_sha: str, output_sha: str) -> str:
+    return _sha(f"{input_sha}\n{output_sha}".encode())
+
+
+_EMPTY = _sha(b"")
+
+
+def model_hash(model: ModelFiles, cache: HashCache) -> str:
+    """:func:`schema_hash` of a store model, through the cache (read only where the stat changed)."""
+    if model.folder is None:
+        return schema_hash(model.read_input(), model.read_output())
+    input_sha = cache.sha(os.path.join(model.folder, "input.json"), model.read_input)
+    output_path = os.path.join(model.folder, "output.json")
+    if not os.path.lexists(output_path):
+        return _combine(input_sha, _EMPTY)
+    output = model.read_output
+    return _combine(input_sha, cache.sha(output_path, lambda: output() or b""))
+
+
+def schema_hashes(schemas: Path, cache: HashCache | None = None) -> dict[str, str]:
     """model id -> hash of its input.json and output.json bytes."""
-    hashes = {}
-    for model in discover(schemas):
-        hashes[model.model_id] = schema_hash(model.read_input(), model.read_output() or b"")
-    return hashes
+    cache = cache or HashCache(None)
+    return {model.model_id: model_hash(model, cache) for model in discover(schemas)}
 
 
-def build_manifest(files: dict[str, str], hashes: dict[str, str]) -> str:
-    """The manifest for a built package: ``hashes`` holds the schema hash of every model built."""
+def build_manifest(files: dict[str, str], hashes: dict[str, str], kept: dict[str, str] | None = None) -> str:
+    """The manifest for a built package: ``hashes`` holds the schema hash of every model built;
+    ``kept`` the hashes of files left in place because their model did not change."""
+    recorded = {rel: _sha(text.encode("utf-8")) for rel, text in files.items() if rel != MANIFEST}
+    recorded.update(kept or {})
     data = {
         "generator": generator_fingerprint(),
         "schemas": dict(sorted(hashes.items())),
-        "files": {rel: _sha(text.encode("utf-8")) for rel, text in sorted(files.items()) if rel != MANIFEST},
+        "files": dict(sorted(recorded.items())),
     }
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def read_manifest(package: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("files"), dict)
+        and isinstance(data.get("schemas"), dict)
+        and isinstance(data.get("generator"), str)
+    ):
+        return None
+    return data
 
 
 def extend_manifest(text: str, package: Path) -> str:
@@ -91,12 +171,9 @@ def extend_manifest(text: str, package: Path) -> str:
         rel = path.relative_to(package).as_posix()
         if rel not in files:
             on_disk[rel] = _sha(path.read_bytes())
-    try:
-        old: dict[str, Any] = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = {}
-    old_files: dict[str, Any] = old["files"] if isinstance(old.get("files"), dict) else {}
-    old_schemas: dict[str, Any] = old["schemas"] if isinstance(old.get("schemas"), dict) else {}
+    old = read_manifest(package) or {}
+    old_files: dict[str, Any] = old.get("files", {})
+    old_schemas: dict[str, Any] = old.get("schemas", {})
     trusted = old.get("generator") == data["generator"] and all(
         old_files.get(rel) == digest for rel, digest in on_disk.items()
     )
@@ -106,26 +183,64 @@ def extend_manifest(text: str, package: Path) -> str:
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
-def is_up_to_date(schemas: Path, package: Path) -> bool:
+def _file_matches(package: Path, rel: str, digest: Any, cache: HashCache) -> bool:
+    path = os.path.join(package, rel)
+    try:
+        return bool(cache.sha(path, read_bytes(path)) == digest)
+    except OSError:
+        return False
+
+
+def is_up_to_date(schemas: Path, package: Path, cache: HashCache | None = None) -> bool:
     """True when generating again would surely change nothing (hashes only; no rendering)."""
-    try:
-        manifest: dict[str, Any] = json.loads((package / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if manifest.get("generator") != generator_fingerprint():
+    cache = cache or HashCache(None)
+    manifest = read_manifest(package)
+    if manifest is None or manifest["generator"] != generator_fingerprint(cache=cache):
         return False
     try:
-        if manifest.get("schemas") != schema_hashes(schemas):
+        if manifest["schemas"] != schema_hashes(schemas, cache):
             return False
     except CodegenError:
         return False  # the full check reports it
-    files: dict[str, str] = manifest.get("files", {})
-    for rel, digest in files.items():
-        try:
-            if _sha((package / rel).read_bytes()) != digest:
-                return False
-        except OSError:
-            return False
-    catalog = package / "catalog"
-    listed = {rel for rel in files if rel.startswith("catalog/")}
-    return all(path.relative_to(package).as_posix() in listed for path in catalog.glob("*.py"))
+    files: dict[str, Any] = manifest["files"]
+    if not all(_file_matches(package, rel, digest, cache) for rel, digest in files.items()):
+        return False
+    catalog = os.path.join(package, "catalog")
+    try:
+        names = [e.name for e in os.scandir(catalog) if e.name.endswith(".py")]
+    except OSError:
+        return False
+    return all(f"catalog/{name}" in files for name in names)
+
+
+def reusable(package: Path, cache: HashCache) -> tuple[dict[str, str], dict[str, str]]:
+    """What an incremental ``generate`` may leave in place: (model id -> schema hash, file -> hash)
+    from the package's manifest, for the files on disk that still match it; empty when the manifest
+    is missing, unreadable or made by another generator (then everything is rendered)."""
+    manifest = read_manifest(package)
+    if manifest is None or manifest["generator"] != generator_fingerprint(cache=cache):
+        return {}, {}
+    files = {
+        rel: digest
+        for rel, digest in manifest["files"].items()
+        if isinstance(digest, str) and _file_matches(package, rel, digest, cache)
+    }
+    schemas = {k: v for k, v in manifest["schemas"].items() if isinstance(v, str)}
+    return schemas, files
+
+
+def snapshot(schemas: Path, package: Path) -> TreeSnapshot:
+    """What a clean ``check`` of ``schemas`` against ``package`` depended on (call it right after
+    :func:`is_up_to_date` said yes): the store's models, the package's files, the generator's files
+    and their folders (a new module there is noticed by its folder's stat)."""
+    manifest = read_manifest(package) or {"schemas": {}, "files": {}}
+    generator = generator_files()
+    folders = {str(path.parent) for path in generator}
+    return TreeSnapshot(
+        os.path.abspath(schemas),
+        os.path.abspath(package),
+        sorted(manifest["schemas"]),
+        sorted([*manifest["files"], MANIFEST]),
+        [*map(str, generator), *sorted(folders)],
+        os.path.abspath(_PACKAGE),
+    )

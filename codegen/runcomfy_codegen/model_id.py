@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 
 from runcomfy_codegen._errors import ModelIdError
-from runcomfy_codegen.runtime._urls import model_path
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+(?: +[A-Za-z0-9._-]+)*")
 MAX_SEGMENT = 100
@@ -82,4 +81,10 @@ def module_name(model_id: str) -> str:
     return "__".join(parts)
 
 
-url_path = model_path  # one definition, shipped in the runtime
+def url_path(model_id: str) -> str:
+    """The model id as it appears in request URLs: one definition, in the runtime's ``_urls.py``,
+    used here from the ``runcomfy_models`` package the generator carries (imported on first use:
+    importing that package loads pydantic, which ``generate`` with nothing to render never needs)."""
+    from runcomfy_models._urls import model_path
+
+    return model_path(model_id)

@@ -14,10 +14,10 @@ from typing import Any
 
 from runcomfy_codegen.model_id import module_name, url_path
 from runcomfy_codegen.parse import clean_text
-from runcomfy_codegen.runtime._urls import DEFAULT_BASE_URL
 from runcomfy_codegen.schema.dialect import map_subschemas
 from runcomfy_codegen.schema.loader import LoadedSchema, resolve
 from runcomfy_codegen.store import Store
+from runcomfy_models._urls import DEFAULT_BASE_URL
 
 _ERROR = {
     "type": "object",

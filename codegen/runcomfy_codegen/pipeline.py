@@ -7,43 +7,49 @@ leaves the disk as it was), and ``check`` compares without writing anything.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runcomfy_codegen._errors import CodegenError, ModelIdError, SchemaError
-from runcomfy_codegen.lock import exit_with_parent, output_lock
-from runcomfy_codegen.manifest import MANIFEST, build_manifest, extend_manifest, schema_hash
+from runcomfy_codegen.hashcache import HashCache, cache_path
+from runcomfy_codegen.lock import output_lock
+from runcomfy_codegen.manifest import MANIFEST, build_manifest, extend_manifest, model_hash, reusable
 from runcomfy_codegen.model_id import check_model_id, module_name
-from runcomfy_codegen.parse import parse_model
-from runcomfy_codegen.render import environment, render_module
 from runcomfy_codegen.schema import store
-from runcomfy_codegen.schema.loader import LoadedSchema, load_document, load_model
 from runcomfy_codegen.schema.store import ModelFiles
 from runcomfy_codegen.write import HEADER, TreeDiff, compare_tree, write_tree
 
+if TYPE_CHECKING:
+    from runcomfy_codegen.schema.loader import LoadedSchema
+
+# The parser, the templates and the loader (jinja2, pydantic) are imported where a model is built:
+# a `generate` with nothing to render never loads them.
+
 PACKAGE = "runcomfy_models"
 RUNTIME = Path(__file__).parent / "runtime"
-# runtime source file -> path inside the generated package
-RUNTIME_FILES = {
-    "package_init.py": "__init__.py",
-    "_base.py": "_base.py",
-    "_registry.py": "_registry.py",
-    "_rules.py": "_rules.py",
-    "_types.py": "_types.py",
-    "_urls.py": "_urls.py",
-    "_exceptions.py": "_exceptions.py",
-    "_models.py": "_models.py",
-    "_base_client.py": "_base_client.py",
-    "_client.py": "_client.py",
-    "_containers.py": "_containers.py",
-    "_media.py": "_media.py",
-    "_batch.py": "_batch.py",
-}
+_RUNTIME_MARKER = "__init__.py"
+"""runtime/__init__.py only refuses imports of runtime/ as a package; it is the one file not copied."""
+_RUNTIME_RENAMES = {"package_init.py": "__init__.py"}
+
+
+def runtime_files(folder: Path | None = None) -> dict[str, str]:
+    """runtime source file -> its path inside the generated package: every file of ``runtime/``
+    (but its ``__init__.py`` marker and bytecode caches) is copied, so none can be forgotten."""
+    folder = folder or RUNTIME
+    files = {}
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name == "__pycache__" or entry.name.startswith("."):
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            raise CodegenError(f"{entry.path}: runtime/ holds plain files only (no folders or links)")
+        if entry.name == _RUNTIME_MARKER or entry.name.endswith((".pyc", ".pyo")):
+            continue
+        files[entry.name] = _RUNTIME_RENAMES.get(entry.name, entry.name)
+    return files
 
 
 @dataclass
@@ -54,6 +60,8 @@ class GenerateResult:
     errors: list[CodegenError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     diff: TreeDiff | None = None
+    kept: dict[str, str] = field(default_factory=dict)
+    """Files an incremental build left in place (relative path -> SHA-256): unchanged on disk."""
 
 
 def discover(schemas: Path) -> list[tuple[str, Path]]:
@@ -61,9 +69,31 @@ def discover(schemas: Path) -> list[tuple[str, Path]]:
     return [(m.model_id, m.folder) for m in store.discover(schemas) if m.folder is not None]
 
 
-def _runtime_file(name: str) -> str:
-    text = (RUNTIME / name).read_text(encoding="utf-8")
+def _runtime_file(name: str, folder: Path | None = None) -> str:
+    text = ((folder or RUNTIME) / name).read_text(encoding="utf-8")
+    if not name.endswith(".py"):
+        return text  # data files (py.typed) are copied as they are
     return f"{HEADER} from runtime/{name}. Do not edit.\n{text}"
+
+
+def stale_runtime_copies(folder: Path | None = None) -> list[str]:
+    """Runtime modules the generator has imported from the ``runcomfy_models`` it carries (the rule
+    grammar, URL paths, the ECMA-262 pattern check) whose copy differs from ``runtime/``: this run
+    used the previous version of them (edited since the last ``generate``)."""
+    stale = []
+    for source, target in runtime_files(folder).items():
+        name = f"{PACKAGE}.{target[:-3]}" if target != "__init__.py" else PACKAGE
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        if module is None or path is None or not target.endswith(".py"):
+            continue
+        try:
+            current = Path(path).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if current != _runtime_file(source, folder):
+            stale.append(source)
+    return stale
 
 
 def render_schema(
@@ -77,6 +107,10 @@ def render_schema(
 ) -> str:
     """The module source for one model from in-memory schemas, built exactly as ``generate`` builds
     a store's model: the documents go through the same loader (as the JSON bytes they stand for)."""
+    from runcomfy_codegen.parse import parse_model
+    from runcomfy_codegen.render import render_module
+    from runcomfy_codegen.schema.loader import load_document
+
     check_model_id(model_id)
     if output_document is None:
         output_document = {"output": {"type": "object"}}
@@ -116,17 +150,19 @@ class _Built:
     text: str | None
     error: CodegenError | None
     warnings: list[str]
-    schema_hash: str = ""
 
 
 def _build_one(files: ModelFiles, module: str, allow_unknown: bool) -> _Built:
+    from runcomfy_codegen.parse import parse_model
+    from runcomfy_codegen.render import render_module
+    from runcomfy_codegen.schema.loader import load_model
+
     try:
         loaded = load_model(files, allow_unknown=allow_unknown)
         ir = parse_model(files.model_id, module, loaded.input, loaded.output)
-        digest = schema_hash(loaded.input.raw, loaded.output.raw)
         text = render_module(ir)
         _compiles_if_deep(text, loaded.input, loaded.output)
-        return _Built(files.model_id, module, text, None, ir.warnings, digest)
+        return _Built(files.model_id, module, text, None, ir.warnings)
     except CodegenError as exc:
         return _Built(files.model_id, module, None, exc, [])
 
@@ -155,6 +191,15 @@ def _build_all(
     progress: Callable[[str], None] | None,
 ) -> list[_Built]:
     """Build every model; in parallel (fork, one worker per core) for large stores on POSIX."""
+    import multiprocessing
+
+    # Loaded here, before any fork, so that forked workers inherit them instead of importing them again.
+    from runcomfy_codegen.parse import parse_model  # noqa: F401
+    from runcomfy_codegen.render import environment, render_module  # noqa: F401
+    from runcomfy_codegen.schema.loader import load_model  # noqa: F401
+
+    environment()  # the templates, compiled once
+
     cores = min(os.cpu_count() or 1, 8)
     if (
         len(work) < max(PARALLEL_THRESHOLD, 2)
@@ -170,6 +215,10 @@ def _build_all(
             if outcome.error is not None and not keep_going:
                 break
         return built
+    from concurrent.futures import ProcessPoolExecutor
+
+    from runcomfy_codegen.lock import exit_with_parent
+
     # One slice per core: the parent builds the first itself while forked workers build the rest.
     size = -(-len(work) // cores)
     slices = [work[i : i + size] for i in range(0, len(work), size)]
@@ -194,6 +243,9 @@ def _build_all(
     return built
 
 
+CATALOG_INIT = "catalog/__init__.py"
+
+
 def build_package(
     schemas: Path,
     model_ids: Iterable[str] | None = None,
@@ -201,9 +253,18 @@ def build_package(
     allow_unknown: bool = False,
     keep_going: bool = False,
     progress: Callable[[str], None] | None = None,
+    reuse: Path | None = None,
+    cache: HashCache | None = None,
 ) -> GenerateResult:
-    """Load, parse and render every model of the store (or only ``model_ids``) in memory."""
+    """Load, parse and render every model of the store (or only ``model_ids``) in memory.
+
+    ``reuse``: the package folder an earlier ``generate`` wrote. A model whose schema hash and
+    module on disk both match that package's manifest is not rendered again: its module goes to
+    ``result.kept`` (path -> hash) instead of ``result.files``, as does ``catalog/__init__.py``
+    when the set of models is the same. The file set is the same either way.
+    """
     result = GenerateResult()
+    cache = cache or HashCache(None)
     found = store.discover(schemas)
     selected = None
     if model_ids is not None:
@@ -213,9 +274,16 @@ def build_package(
             result.errors.append(
                 SchemaError(schemas / model_id, "", f"no model {model_id!r} in the schema store")
             )
+    old_schemas: dict[str, str] = {}
+    old_files: dict[str, str] = {}
+    if reuse is not None and cache.loaded:  # without the cache, how a module was built is unknown
+        old_schemas, old_files = reusable(reuse, cache)
+        if not allow_unknown:
+            old_schemas = {k: v for k, v in old_schemas.items() if k not in cache.lenient}
     modules: dict[str, str] = {}
     catalog: list[tuple[str, str]] = []
     work: list[tuple[ModelFiles, str]] = []
+    hashes: dict[str, str] = {}
     for files in found:
         model_id = files.model_id
         try:
@@ -225,6 +293,7 @@ def build_package(
                 raise ModelIdError(
                     f"model ids {modules[module]!r} and {model_id!r} both map to module {module!r}; rename one folder"
                 )
+            digest = model_hash(files, cache) if selected is None or model_id in selected else ""
         except CodegenError as exc:
             result.errors.append(exc)
             if not keep_going:
@@ -232,28 +301,50 @@ def build_package(
             continue
         modules[module] = model_id
         catalog.append((model_id, module))
-        if selected is None or model_id in selected:
+        if selected is not None and model_id not in selected:
+            continue
+        hashes[model_id] = digest
+        rel = f"catalog/{module}.py"
+        if old_schemas.get(model_id) == digest and rel in old_files:
+            result.kept[rel] = old_files[rel]
+            result.models.append(model_id)
+            if progress is not None:
+                progress(model_id)
+        else:
             work.append((files, module))
-    hashes: dict[str, str] = {}
-    for outcome in _build_all(work, allow_unknown, keep_going, progress):
+    cache.lenient &= {m for m in hashes if f"catalog/{module_name(m)}.py" in result.kept}
+    for outcome in _build_all(work, allow_unknown, keep_going, progress) if work else []:
+        if allow_unknown and outcome.error is None:
+            cache.lenient.add(outcome.model_id)
         if outcome.error is not None:
             result.errors.append(outcome.error)
             catalog.remove((outcome.model_id, outcome.module))
+            del hashes[outcome.model_id]
             if not keep_going:
                 return result
             continue
         assert outcome.text is not None
         result.files[f"catalog/{outcome.module}.py"] = outcome.text
         result.models.append(outcome.model_id)
-        hashes[outcome.model_id] = outcome.schema_hash
         result.warnings.extend(outcome.warnings)
-    template = environment().get_template("catalog_init.py.j2")
-    result.files["catalog/__init__.py"] = template.render(models=catalog)
-    for source, target in RUNTIME_FILES.items():
+    result.models.sort()
+    if not result.errors and set(old_schemas) == set(hashes) and CATALOG_INIT in old_files:
+        result.kept[CATALOG_INIT] = old_files[CATALOG_INIT]  # same models: same catalog
+    else:
+        from runcomfy_codegen.render import environment
+
+        template = environment().get_template("catalog_init.py.j2")
+        result.files[CATALOG_INIT] = template.render(models=catalog)
+    for source, target in runtime_files().items():
         result.files[target] = _runtime_file(source)
-    result.files["py.typed"] = ""
     if not result.errors:
-        result.files[MANIFEST] = build_manifest(result.files, hashes)
+        result.files[MANIFEST] = build_manifest(result.files, hashes, result.kept)
+    stale = stale_runtime_copies()
+    if stale:
+        result.warnings.append(
+            f"the generator checked schemas with the previous copy of runtime/{', runtime/'.join(stale)} "
+            f"(it uses the {PACKAGE} package it carries, which this run updates); run generate again"
+        )
     return result
 
 
@@ -265,12 +356,30 @@ def generate(
     allow_unknown: bool = False,
     keep_going: bool = False,
     progress: Callable[[str], None] | None = None,
+    incremental: bool = True,
 ) -> GenerateResult:
     """Build the package and write it to ``out/runcomfy_models``; nothing is written on error
-    unless ``keep_going`` (then refused models are left out and the rest is written)."""
+    unless ``keep_going`` (then refused models are left out and the rest is written).
+
+    ``incremental`` (the default): models whose schema and module are as the package's manifest
+    records are not rendered again (:func:`build_package`'s ``reuse``); the files written are the
+    same as a full build's, byte for byte.
+    """
     wanted = None if model_ids is None else list(model_ids)
+    cache = HashCache(cache_path(out, PACKAGE))
+    package = out / PACKAGE
+    if incremental and wanted is None and (allow_unknown or not cache.lenient):
+        done = _unchanged_since_clean_check(cache, schemas, package)
+        if done is not None:
+            return done
     result = build_package(
-        schemas, wanted, allow_unknown=allow_unknown, keep_going=keep_going, progress=progress
+        schemas,
+        wanted,
+        allow_unknown=allow_unknown,
+        keep_going=keep_going,
+        progress=progress,
+        reuse=package if incremental and wanted is None else None,
+        cache=cache,
     )
     if result.errors and not keep_going:
         return result
@@ -278,9 +387,23 @@ def generate(
     # manifest must still describe the whole package.
     with output_lock(out, PACKAGE):  # one writer at a time per output folder
         if wanted is not None and MANIFEST in result.files:
-            result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], out / PACKAGE)
-        result.diff = write_tree(out / PACKAGE, result.files, prune=wanted is None)
+            result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], package)
+        result.diff = write_tree(package, result.files, prune=wanted is None, kept=result.kept)
+    cache.save()
     return result
+
+
+def _unchanged_since_clean_check(cache: HashCache, schemas: Path, package: Path) -> GenerateResult | None:
+    """Nothing to do when nothing ``check`` read changed since it found the package clean (its
+    snapshot of every path's stat holds): then generating would write the same bytes."""
+    from runcomfy_codegen.hashcache import snapshot_holds
+
+    if not snapshot_holds(cache, os.path.abspath(schemas), os.path.abspath(package)):
+        return None
+    assert cache.snapshot is not None
+    ids, files = cache.snapshot["ids"], cache.snapshot["files"]
+    assert isinstance(ids, list) and isinstance(files, list)
+    return GenerateResult(models=list(ids), diff=TreeDiff(unchanged=len(files)))
 
 
 def check(schemas: Path, out: Path, *, allow_unknown: bool = False) -> GenerateResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,10 +41,18 @@ def _is_ours(path: Path) -> bool:
 
 
 def compare_tree(
-    root: Path, files: dict[str, str], *, prune_under: tuple[str, ...] = ("catalog",)
+    root: Path,
+    files: dict[str, str],
+    *,
+    prune_under: tuple[str, ...] = ("catalog",),
+    kept: Collection[str] = (),
 ) -> TreeDiff:
-    """What writing ``files`` (relative posix path -> text) under ``root`` would change."""
-    diff = TreeDiff()
+    """What writing ``files`` (relative posix path -> text) under ``root`` would change.
+
+    ``kept``: files known to be on disk with the right bytes already (an incremental build checked
+    their hashes); they count as unchanged and are neither read nor removed.
+    """
+    diff = TreeDiff(unchanged=len(kept))
     if root.exists() and not root.is_dir():
         raise OutputError(f"{root}: the output package path exists and is not a folder")
     for rel, text in sorted(files.items()):
@@ -65,7 +74,7 @@ def compare_tree(
             continue
         for path in sorted(base.rglob("*.py")):
             rel = path.relative_to(root).as_posix()
-            if rel not in files and _is_ours(path):
+            if rel not in files and rel not in kept and _is_ours(path):
                 diff.removed.append(rel)
     return diff
 
@@ -133,15 +142,18 @@ def remove_stale_temps(root: Path) -> list[Path]:
     return removed
 
 
-def write_tree(root: Path, files: dict[str, str], *, prune: bool = True) -> TreeDiff:
-    """Write ``files`` under ``root``; only changed files are touched. Returns what changed."""
+def write_tree(
+    root: Path, files: dict[str, str], *, prune: bool = True, kept: Collection[str] = ()
+) -> TreeDiff:
+    """Write ``files`` under ``root``; only changed files are touched, ``kept`` ones not even read
+    (see :func:`compare_tree`). Returns what changed."""
     for parent in [root, *root.parents]:
         if parent.exists() and not parent.is_dir():
             raise OutputError(f"{parent}: the output path is a file, not a folder")
     remove_stale_temps(root)
     if not root.exists():
         return _write_new_tree(root, files)
-    diff = compare_tree(root, files)
+    diff = compare_tree(root, files, kept=kept)
     made: set[Path] = set()
     for rel in (*diff.added, *diff.changed):
         path = root / rel

@@ -340,7 +340,8 @@ class AsyncClient(BaseClient):
         self.strict_inputs = strict_inputs
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
-        self._prober = AsyncMediaProber(self._http)
+        # Probes bypass httpx's pool when the HTTP client is ours (see AsyncMediaProber's direct).
+        self._prober = AsyncMediaProber(self._http, direct=self._owns_http)
         # At most as many requests in flight as the pool has connections: httpcore's pool does work
         # proportional to the requests waiting in it on every hand-off, so with thousands of jobs
         # queueing there the event loop spends its time scheduling rather than sending.

@@ -306,3 +306,132 @@ def read_wav(size: int | None, head: bytes) -> Reader:
         if pos > len(data):
             data = yield (0, pos + 64)
     return MediaInfo("wav")  # pragma: no cover
+
+
+# --- images: PNG, JPEG, WebP, GIF -----------------------------------------------------------------
+#
+# Width and height sit in a fixed place near the start of these four formats, so they are read from
+# the header bytes alone, whatever metadata follows (Pillow is only the fallback for other formats):
+#
+# * PNG: the 8-byte signature, then the IHDR chunk, which must come first: width and height are the
+#   big-endian uint32 at bytes 16 and 20 (the first 24 bytes). Ancillary chunks (text, ICC, EXIF),
+#   however large, come after it and are never read.
+# * GIF: "GIF87a"/"GIF89a", then the logical screen's width and height, little-endian uint16 at 6, 8.
+# * WebP: "RIFF", size, "WEBP", then the first chunk: "VP8 " (lossy: 14-bit sizes at 26 and 28 after
+#   the 9d 01 2a start code), "VP8L" (lossless: signature 0x2f, then 14-bit width-1 and height-1
+#   packed at 21) or "VP8X" (extended: 24-bit canvas width-1 and height-1 at 24 and 27).
+# * JPEG: SOI, then marker segments, each ``FF xx`` plus a 2-byte length (which counts itself),
+#   walked by their lengths: only the 4-byte segment headers are read, each metadata segment (EXIF,
+#   ICC, XMP, up to 64 KiB each) skipped by a ranged read past it, until a start-of-frame marker
+#   (SOF0-SOF15 but DHT C4, JPG C8, DAC CC), whose payload holds precision, height, width.
+#
+# The widths and heights are those Pillow reports (``Image.size``, EXIF orientation not applied).
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_JPEG_STANDALONE = {0x01, 0xD8, *range(0xD0, 0xD8)}
+JPEG_CHUNK = 4096
+"""Bytes asked for at a time while walking a JPEG's segments (a segment header is 4 bytes)."""
+MAX_JPEG_SEGMENTS = 4096
+"""Segments walked before giving up on a JPEG (each is at most 64 KiB: this stays under 256 MiB)."""
+
+
+def image_format(head: bytes) -> str | None:
+    """``png``, ``jpeg``, ``gif`` or ``webp`` from magic bytes; None for any other format."""
+    if head[:8] == _PNG:
+        return "png"
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def read_image(size: int | None, head: bytes) -> Reader:
+    """Width and height of a PNG, JPEG, GIF or WebP from its header (see the notes above)."""
+    kind = image_format(head)
+    if kind is None:
+        raise ContainerError("not a PNG, JPEG, GIF or WebP file")
+    if kind == "jpeg":
+        return (yield from _read_jpeg(size, head))
+    data = head
+    need = {"png": 24, "gif": 10, "webp": 30}[kind]
+    if len(data) < need:
+        if size is not None and size < need:
+            raise ContainerError(f"truncated {kind.upper()} header")
+        data = yield (0, need)
+        if len(data) < need:
+            raise ContainerError(f"truncated {kind.upper()} header")
+    if kind == "png":
+        if data[12:16] != b"IHDR":
+            raise ContainerError("PNG whose first chunk is not IHDR")
+        width, height = struct.unpack(">II", data[16:24])
+    elif kind == "gif":
+        width, height = struct.unpack("<HH", data[6:10])
+    else:
+        width, height = _webp_size(data)
+    if not width or not height:
+        raise ContainerError(f"{kind.upper()} header with a zero width or height")
+    return MediaInfo(kind, width=width, height=height)
+
+
+def _webp_size(data: bytes) -> tuple[int, int]:
+    chunk = data[12:16]
+    if chunk == b"VP8 ":
+        if data[23:26] != b"\x9d\x01\x2a":
+            raise ContainerError("WebP VP8 frame without its start code")
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L":
+        if data[20] != 0x2F:
+            raise ContainerError("WebP VP8L chunk without its signature")
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    raise ContainerError(f"WebP with an unknown first chunk {chunk!r}")
+
+
+def _read_jpeg(size: int | None, head: bytes) -> Reader:
+    data, start = head, 0  # data holds bytes [start, start + len(data)) of the file
+    pos = 2  # after SOI
+    for _segment in range(MAX_JPEG_SEGMENTS):
+        # a marker: fill bytes (FF) may precede it; then, for most markers, a 2-byte length
+        while True:
+            if pos + 4 > start + len(data) or pos < start:
+                if size is not None and pos + 4 > size:
+                    raise ContainerError("JPEG without a frame header (SOF) before its end")
+                want = JPEG_CHUNK if size is None else min(JPEG_CHUNK, size - pos)
+                data, start = (yield (pos, max(want, 4))), pos
+                if len(data) < 4:
+                    raise ContainerError("truncated JPEG: no frame header (SOF)")
+            rel = pos - start
+            if data[rel] != 0xFF:
+                raise ContainerError(f"corrupt JPEG: no marker at offset {pos}")
+            if data[rel + 1] == 0xFF:
+                pos += 1  # fill byte
+                continue
+            break
+        marker = data[rel + 1]
+        if marker in _JPEG_STANDALONE:
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):
+            raise ContainerError("JPEG without a frame header (SOF) before its image data")
+        length = struct.unpack(">H", data[rel + 2 : rel + 4])[0]
+        if length < 2:
+            raise ContainerError(f"corrupt JPEG segment length at offset {pos}")
+        if marker in _JPEG_SOF:
+            if rel + 9 > len(data):
+                data, start = (yield (pos, 9)), pos
+                rel = 0
+                if len(data) < 9:
+                    raise ContainerError("truncated JPEG frame header")
+            height, width = struct.unpack(">HH", data[rel + 5 : rel + 9])
+            if not width or not height:
+                raise ContainerError("JPEG frame header with a zero width or height")
+            return MediaInfo("jpeg", width=width, height=height)
+        pos += 2 + length
+    raise ContainerError(f"JPEG with more than {MAX_JPEG_SEGMENTS} segments before its frame header")

@@ -27,7 +27,6 @@ from urllib.parse import unquote
 
 from runcomfy_codegen._errors import SchemaError, pointer
 from runcomfy_codegen.ir import Rule
-from runcomfy_codegen.runtime._types import PatternError, ecma_matcher
 from runcomfy_codegen.schema.dialect import (
     INTERACTING,
     JSON_TYPES,
@@ -42,6 +41,7 @@ from runcomfy_codegen.schema.dialect import (
 )
 from runcomfy_codegen.schema.rules import METRICS, RuleSyntaxError, parse_rule
 from runcomfy_codegen.schema.store import ModelFiles
+from runcomfy_models._types import PatternError, ecma_matcher
 
 MAX_JSON_DEPTH = 100
 """Arrays and objects nested deeper than this are refused (generated literals must compile)."""

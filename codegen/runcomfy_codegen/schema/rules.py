@@ -1,7 +1,7 @@
 """RunComfy's custom ``validations`` rules: the grammar, and the rule objects.
 
 The grammar (metrics, operators) is defined once, in the runtime the generated package ships
-(:mod:`runcomfy_codegen.runtime._rules`). The loader checks each rule with it while it walks the
+(``runtime/_rules.py``, imported as :mod:`runcomfy_models._rules`, the copy the generator carries). The loader checks each rule with it while it walks the
 schema and keeps the parsed rules as :class:`~runcomfy_codegen.ir.Rule` objects
 (:attr:`~runcomfy_codegen.schema.loader.LoadedSchema.rules`), which the parser renders and ``diff``
 compares; nothing parses a rule string twice.
@@ -10,6 +10,6 @@ compares; nothing parses a rule string twice.
 from __future__ import annotations
 
 from runcomfy_codegen.ir import Rule
-from runcomfy_codegen.runtime._rules import METRICS, OPERATORS, RuleSyntaxError, parse_rule
+from runcomfy_models._rules import METRICS, OPERATORS, RuleSyntaxError, parse_rule
 
 __all__ = ["METRICS", "OPERATORS", "Rule", "RuleSyntaxError", "parse_rule"]

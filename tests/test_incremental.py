@@ -1,0 +1,332 @@
+"""One runtime, derived lists, incremental ``generate`` and ``check``'s stat cache (issue 14)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runcomfy_codegen import hashcache, manifest, pipeline
+from runcomfy_codegen.cli import main
+from tests.conftest import MAKE_SCHEMAS, ROOT
+
+GENERATOR = ROOT / "codegen" / "runcomfy_codegen"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def test_the_runtime_folder_is_files_to_copy_not_a_package() -> None:
+    with pytest.raises(ImportError, match="import runcomfy_models"):
+        importlib.import_module("runcomfy_codegen.runtime._urls")
+    # what the generator shares with the runtime comes from the runcomfy_models it carries
+    from runcomfy_codegen.schema import rules
+    from runcomfy_models import _rules
+
+    assert rules.parse_rule is _rules.parse_rule
+
+
+def test_every_runtime_file_is_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = tmp_path / "runtime"
+    shutil.copytree(GENERATOR / "runtime", runtime, ignore=shutil.ignore_patterns("__pycache__"))
+    (runtime / "_fresh.py").write_text('"""A module nobody listed."""\n', encoding="utf-8")
+    monkeypatch.setattr(pipeline, "RUNTIME", runtime)
+    copied = pipeline.runtime_files()
+    assert copied["_fresh.py"] == "_fresh.py"
+    assert copied["package_init.py"] == "__init__.py" and copied["py.typed"] == "py.typed"
+    assert "__init__.py" not in copied  # the marker that refuses imports of runtime/ itself
+    result = pipeline.build_package(ROOT / "schemas")
+    assert result.files["_fresh.py"].endswith('"""A module nobody listed."""\n')
+    assert result.files["_fresh.py"].startswith(pipeline.HEADER)
+    assert result.files["py.typed"] == ""
+    assert "_fresh.py" in json.loads(result.files[manifest.MANIFEST])["files"]
+
+
+def test_the_fingerprint_covers_what_shapes_the_output_and_nothing_else(tmp_path: Path) -> None:
+    package = tmp_path / "runcomfy_codegen"
+    shutil.copytree(GENERATOR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    files = {p.relative_to(package).as_posix() for p in manifest.generator_files(package)}
+    assert {"pipeline.py", "parse.py", "render.py", "schema/loader.py", "templates/model.py.j2"} <= files
+    assert "runtime/_client.py" in files and "write.py" in files
+    assert not files & {"cli.py", "diff.py", "mock/server.py", "jobs_cli.py"}
+    first = manifest.generator_fingerprint(package)
+
+    def edit(rel: str, text: str) -> str:
+        path = package / rel
+        path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+        return manifest.generator_fingerprint(package)
+
+    assert edit("cli.py", "# not shaping\n") == first
+    after_parse = edit("parse.py", "# shaping\n")
+    assert after_parse != first
+    # a new module: shaping as soon as the build imports it, at any depth and however it is spelt
+    (package / "naming.py").write_text("X = 1\n", encoding="utf-8")
+    assert manifest.generator_fingerprint(package) == after_parse
+    imported = edit(
+        "render.py", "\n\ndef _late() -> int:\n    from runcomfy_codegen.naming import X\n\n    return X\n"
+    )
+    assert edit("naming.py", "Y = 2\n") != imported
+    # a new runtime file: copied and fingerprinted
+    before = manifest.generator_fingerprint(package)
+    (package / "runtime" / "_new.py").write_text("Z = 3\n", encoding="utf-8")
+    assert manifest.generator_fingerprint(package) != before
+
+
+def test_a_shaping_edit_invalidates_the_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["generate", "--schemas", str(ROOT / "schemas"), "--out", str(out)]) == 0
+    assert manifest.is_up_to_date(ROOT / "schemas", out / "runcomfy_models")
+    monkeypatch.setattr(manifest, "generator_fingerprint", lambda *a, **k: "another generator")
+    assert not manifest.is_up_to_date(ROOT / "schemas", out / "runcomfy_models")
+
+
+@pytest.fixture
+def synthetic(tmp_path: Path) -> Path:
+    store = tmp_path / "schemas"
+    subprocess.run(
+        [sys.executable, str(MAKE_SCHEMAS), str(store), "-n", "40"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return store
+
+
+def _edit_store(store: Path) -> tuple[str, str, str]:
+    """One schema edited, one model added (a copy under a new id), one removed."""
+    models = sorted(p.parent for p in store.rglob("input.json"))
+    edited, removed = models[3], models[7]
+    path = edited / "input.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc.setdefault("properties", {})["incremental_extra"] = {"type": "integer", "maximum": 9}
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    added = store / "zz-vendor" / "added-model"
+    shutil.copytree(models[11], added)
+    shutil.rmtree(removed)
+    ids = [p.relative_to(store).as_posix() for p in (edited, added, removed)]
+    return ids[0], ids[1], ids[2]
+
+
+def test_incremental_generate_renders_only_what_changed_and_matches_a_full_build(
+    synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    assert pipeline.generate(synthetic, out).diff is not None
+    built: list[str] = []
+    real = pipeline._build_one
+
+    def counting(files: pipeline.ModelFiles, module: str, allow_unknown: bool) -> pipeline._Built:
+        built.append(files.model_id)
+        return real(files, module, allow_unknown)
+
+    monkeypatch.setattr(pipeline, "_build_one", counting)
+    nothing = pipeline.generate(synthetic, out)  # no-op: nothing rendered, nothing written
+    assert built == [] and nothing.diff is not None and nothing.diff.clean
+    assert len(nothing.models) == 40
+
+    edited, added, removed = _edit_store(synthetic)
+    result = pipeline.generate(synthetic, out)
+    assert sorted(built) == sorted([edited, added])
+    assert result.diff is not None and len(result.diff.removed) == 1
+    full = tmp_path / "full"
+    pipeline.generate(synthetic, full, incremental=False)
+    assert tree(out / "runcomfy_models") == tree(full / "runcomfy_models")
+    assert main(["check", "--schemas", str(synthetic), "--out", str(out)]) == 0
+    assert removed not in result.models
+
+
+def test_incremental_generate_renders_a_module_edited_by_hand(synthetic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    pipeline.generate(synthetic, out)
+    module = sorted((out / "runcomfy_models" / "catalog").glob("*__*.py"))[0]
+    original = module.read_bytes()
+    module.write_bytes(original + b"# edited\n")
+    result = pipeline.generate(synthetic, out)
+    assert result.diff is not None and result.diff.changed == [f"catalog/{module.name}"]
+    assert module.read_bytes() == original
+
+
+def test_the_stat_cache_trusts_an_unchanged_stat_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"one")
+    cache_file = tmp_path / ".cache"
+    first = hashcache.HashCache(cache_file)
+    digest = first.sha(str(path), hashcache.read_bytes(str(path)))
+    first.save()
+
+    def must_not_read() -> bytes:
+        raise AssertionError("read although the stat is unchanged")
+
+    assert hashcache.HashCache(cache_file).sha(str(path), must_not_read) == digest
+    # same size, mtime put back: the ctime still differs, so the file is read again
+    info = path.stat()
+    path.write_bytes(b"two")
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    again = hashcache.HashCache(cache_file).sha(str(path), hashcache.read_bytes(str(path)))
+    assert again != digest
+    # a racy entry (file modified right before it was hashed) is never trusted
+    monkeypatch.setattr(hashcache, "RACY_NS", 10**12)
+    racy = hashcache.HashCache(cache_file)
+    assert racy.sha(str(path), hashcache.read_bytes(str(path))) == again
+    # a broken cache file is ignored
+    cache_file.write_text("{not json", encoding="utf-8")
+    assert hashcache.HashCache(cache_file).sha(str(path), hashcache.read_bytes(str(path))) == again
+
+
+def test_check_sees_a_same_size_edit_of_a_generated_file_through_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    out = tmp_path / "out"
+    schemas = ROOT / "schemas"
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert (out / ".runcomfy_models.cache").is_file()
+    assert not list((out / "runcomfy_models").rglob("*.cache"))  # beside the package, never inside
+    target = out / "runcomfy_models" / "_urls.py"
+    info = target.stat()
+    text = target.read_bytes()
+    target.write_bytes(text.replace(b"a", b"b", 1))
+    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
+    capsys.readouterr()
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+    assert "changed: _urls.py" in capsys.readouterr().out
+
+
+def test_the_mock_and_run_use_the_package_they_are_pointed_at(tmp_path: Path) -> None:
+    """``generate --out elsewhere`` then ``mock-server --out elsewhere``: it serves that package."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    extra = schemas / "acme" / "echo"
+    shutil.copytree(schemas / "bytedance/seedance-v1.5-pro/image-to-video", extra)
+    out = tmp_path / "elsewhere"
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    cli = [sys.executable, "-m", "runcomfy_codegen"]
+    server = subprocess.Popen(
+        [*cli, "mock-server", "--out", str(out), "--queue-seconds", "0", "--run-seconds", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()
+        env = {**os.environ, "RUNCOMFY_BASE_URL": base_url, "RUNCOMFY_API_TOKEN": "mock-token"}
+        image = f"{base_url}/media/cat.png"
+        args = [
+            "run",
+            "acme/echo",
+            "--input",
+            "prompt=hi",
+            "--input",
+            f"first_frame_image_url={image}",
+            "--wait",
+        ]
+        done = subprocess.run(
+            [*cli, *args, "--out", str(out)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["status"] == "completed"
+        # the project's own package has no acme/echo: without --out, run refuses it (nothing sent)
+        plain = subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert plain.returncode == 2 and "acme/echo" in plain.stderr
+        missing = subprocess.run(
+            [*cli, *args, "--out", str(tmp_path)], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert missing.returncode == 2 and "no runcomfy_models package" in missing.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_clean_check_records_a_snapshot_that_holds_until_anything_it_read_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    out = tmp_path / "out"
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0  # records the snapshot
+    with monkeypatch.context() as patched:  # the snapshot answers: no hashing, no manifest
+        patched.setattr(manifest, "is_up_to_date", lambda *a: pytest.fail("snapshot not used"))
+        assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    # a stray module in the catalog, a new model, an edited schema: each voids the snapshot
+    stray = out / "runcomfy_models" / "catalog" / "stray.py"
+    stray.write_text(pipeline.HEADER + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+    assert "removed: catalog/stray.py" in capsys.readouterr().out
+    stray.unlink()
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    shutil.copytree(
+        schemas / "bytedance/seedance-v1.5-pro/image-to-video", schemas / "bytedance/seedance-v1.5-pro/copy"
+    )
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+    shutil.rmtree(schemas / "bytedance/seedance-v1.5-pro/copy")
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    schema = schemas / "bytedance/seedance-v1.5-pro/image-to-video/output.json"
+    info = schema.stat()
+    schema.write_bytes(schema.read_bytes().replace(b"video", b"vidoe", 1))
+    os.utime(schema, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+
+
+def test_a_module_built_with_allow_unknown_is_never_kept_by_a_strict_generate(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    odd = schemas / "acme" / "odd"
+    odd.mkdir(parents=True)
+    (odd / "input.json").write_text('{"type": "object", "properties": {"a": {"type": "string", "x_odd": 1}}}')
+    shutil.copy(schemas / "bytedance/seedance-v1.5-pro/image-to-video/output.json", odd / "output.json")
+    out = tmp_path / "out"
+    assert pipeline.generate(schemas, out, allow_unknown=True).diff is not None
+    assert pipeline.generate(schemas, out, allow_unknown=True).diff is not None  # kept: same flag
+    strict = pipeline.generate(schemas, out)
+    assert strict.diff is None and "x_odd" in str(strict.errors[0])
+    (out / ".runcomfy_models.cache").unlink()  # no cache: nothing is known of earlier runs
+    assert pipeline.generate(schemas, out).diff is None
+
+
+def test_generate_after_a_clean_check_with_nothing_changed_does_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    out = tmp_path / "out"
+    schemas = ROOT / "schemas"
+    pipeline.generate(schemas, out)
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    monkeypatch.setattr(pipeline, "build_package", lambda *a, **k: pytest.fail("built"))
+    result = pipeline.generate(schemas, out)
+    assert (
+        result.diff is not None
+        and result.diff.clean
+        and result.models == ["bytedance/seedance-v1.5-pro/image-to-video"]
+    )
+
+
+def test_a_snapshot_holds_only_for_the_generator_that_took_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    out = tmp_path / "out"
+    schemas = ROOT / "schemas"
+    pipeline.generate(schemas, out)
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    cache = hashcache.HashCache(out / ".runcomfy_models.cache")
+    where = (os.path.abspath(schemas), os.path.abspath(out / "runcomfy_models"))
+    assert hashcache.snapshot_holds(cache, *where)
+    monkeypatch.setattr(hashcache, "GENERATOR", str(tmp_path / "another-install"))
+    assert not hashcache.snapshot_holds(cache, *where)
