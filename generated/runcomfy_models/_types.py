@@ -402,8 +402,10 @@ def pattern_check(pattern: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         try:
             matched = matcher(value)
-        except PatternError as exc:  # a backtracking pattern that passed its time bound
+        except PatternTimeoutError as exc:  # a backtracking pattern that passed its time bound
             raise PydanticCustomError("string_pattern_timeout", "{reason}", {"reason": str(exc)}) from None
+        except PatternError as exc:  # the regex package refused what Python's re compiled
+            raise PydanticCustomError("string_pattern_error", "{reason}", {"reason": str(exc)}) from None
         if not matched:
             raise PydanticCustomError(
                 "string_pattern_mismatch", "String should match pattern '{pattern}'", {"pattern": pattern}
