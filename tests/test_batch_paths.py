@@ -32,6 +32,7 @@ def run(tmp_path: Path, journal: Path, results_path: Path, *extra: str) -> int:
         ("journal-folder-missing", "--journal .*: its folder .* does not exist; nothing was sent"),
         ("output-dir-is-a-file", "--output-dir .*: .* exists and is not a folder; nothing was sent"),
         ("results-is-the-journal", "--results .*: is the journal itself"),
+        ("results-is-the-input", "--results .*in.jsonl: is the input file itself"),
     ],
 )
 def test_unusable_paths_exit_2_before_anything_is_sent(
@@ -51,6 +52,8 @@ def test_unusable_paths_exit_2_before_anything_is_sent(
         extra = ["--output-dir", str(tmp_path / "in.jsonl")]
     elif case == "results-is-the-journal":
         out = journal
+    elif case == "results-is-the-input":
+        out = tmp_path / "in.jsonl"
     assert run(tmp_path, journal, out, *extra) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and re.search(expected, err[0]), err

@@ -158,8 +158,13 @@ def check_paths(args: argparse.Namespace) -> list[str]:
         )
         if problem is not None
     ]
-    if not problems and journal.resolve() == results.resolve():
-        problems.append(f"--results {results}: is the journal itself; give another file")
+    if not problems:
+        given = Path(args.input).resolve()
+        if journal.resolve() == results.resolve():
+            problems.append(f"--results {results}: is the journal itself; give another file")
+        for option, path in (("--journal", journal), ("--results", results)):
+            if path.resolve() == given:
+                problems.append(f"{option} {path}: is the input file itself; give another file")
     return problems
 
 
