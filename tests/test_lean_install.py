@@ -26,7 +26,7 @@ from tests.conftest import ROOT, SEED_ID
 
 GENERATED = ROOT / "generated"
 PACKAGE = GENERATED / "runcomfy_models"
-BLOCKED = ("jinja2", "rich", "av", "PIL", "jsonschema", "runcomfy_codegen")
+BLOCKED = ("jinja2", "rich", "av", "PIL", "jsonschema", "regex", "runcomfy_codegen")
 BASE_DEPENDENCIES = {"httpx", "pydantic", "sniffio", "h11"}  # h11: installed with httpx (httpcore)
 EXTRAS = {"PIL": "media", "jsonschema": "jsonschema"}
 # distribution names of the modules the runtime imports
@@ -157,13 +157,15 @@ LEAN_SCHEMA = {
             ],
         },
         "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        "slug": {"type": "string", "pattern": "^(?!-)[a-z-]+$"},  # lookahead: the regex extra
     },
     "required": ["clip_url"],
 }
 
 
 def test_video_rules_need_no_extra_and_a_json_schema_check_names_its_extra(tmp_path: Path) -> None:
-    """MP4 rules are read by the runtime's own parsers; ``uniqueItems`` needs jsonschema only when used."""
+    """MP4 rules are read by the runtime's own parsers; ``uniqueItems`` needs jsonschema and a lookahead
+    ``pattern`` needs regex, each only when used."""
     schemas = tmp_path / "schemas" / "acme" / "lean"
     schemas.mkdir(parents=True)
     (schemas / "input.json").write_text(json.dumps(LEAN_SCHEMA), encoding="utf-8")
@@ -197,6 +199,10 @@ try:
     lean.Input.model_validate({"clip_url": base + "/media/clip.mp4", "tags": ["a", "a"]})
 except ModuleNotFoundError as exc:
     report["jsonschema_error"] = str(exc)
+try:
+    lean.Input.model_validate({"clip_url": base + "/media/clip.mp4", "slug": "a-b"})
+except ModuleNotFoundError as exc:
+    report["regex_error"] = str(exc)
 """
         + REPORT
     )
@@ -208,6 +214,8 @@ except ModuleNotFoundError as exc:
     assert report["too_long"] == ["teaser_url: duration_seconds is 1, rule duration_seconds< 0.5: short"]
     assert "uniqueItems" in report["jsonschema_error"]
     assert "pip install 'runcomfy-models[jsonschema]'" in report["jsonschema_error"]
+    assert "'^(?!-)[a-z-]+$'" in report["regex_error"]
+    assert "pip install 'runcomfy-models[regex]'" in report["regex_error"]
 
 
 # --- the package's declared dependencies match what its code imports -------------------------------

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,8 +28,10 @@ PLAIN_EVERY = 5.0
 MAX_LISTED = 20
 EXIT_CODES_HELP = """exit codes:
   0    every row succeeded
-  1    some rows failed or were cancelled, or were left pending (--max-cost, balance)
-  2    bad input, no RUNCOMFY_API_TOKEN, or a journal made for another input: nothing was sent
+  1    some rows failed or were cancelled, or were left pending (--max-cost, balance), or the
+       results file could not be written at the end (the journal has every row: run again)
+  2    bad input, no RUNCOMFY_API_TOKEN, an unusable --journal/--results/--output-dir path
+       (a folder, a missing or read-only folder), or a journal made for another input: nothing was sent
   3    uncertain rows: their submit may have reached the service (--resubmit-uncertain sends them again)
   4    the service refused the token or stayed unreachable mid-run: nothing more was submitted
   130  interrupted (Ctrl-C)
@@ -105,6 +108,63 @@ def read_rows(path: Path) -> tuple[list[BatchRow], list[str]]:
                 continue
             rows.append(BatchRow(value["model_id"], value["input"], value.get("id"), line=number))
     return rows, problems
+
+
+def _writable_file(path: Path, what: str, *, makes_folder: bool) -> str | None:
+    """Why a file cannot be written at ``path`` (created or replaced there), or ``None``.
+
+    ``makes_folder``: the writer creates missing parent folders (the results file's does)."""
+    if path.is_dir():
+        return f"{what} {path}: is a folder, not a file"
+    if path.exists() and not path.is_file():
+        return f"{what} {path}: is not a regular file"
+    if makes_folder:
+        return _writable_folder(path.parent, what, shown=path)
+    parent = path.parent
+    if not parent.is_dir():
+        return f"{what} {path}: its folder {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{what} {path}: its folder {parent} is not writable"
+    return None
+
+
+def _writable_folder(path: Path, what: str, *, shown: Path | None = None) -> str | None:
+    """Why a folder cannot be used (or created) at ``path``, or ``None``."""
+    shown = path if shown is None else shown
+    if path.exists():
+        if not path.is_dir():
+            return f"{what} {shown}: {path} exists and is not a folder"
+        return None if os.access(path, os.W_OK | os.X_OK) else f"{what} {shown}: {path} is not writable"
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{what} {shown}: {ancestor} is not a folder"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"{what} {shown}: cannot create {path} in {ancestor} (not writable)"
+    return None
+
+
+def check_paths(args: argparse.Namespace) -> list[str]:
+    """Problems with ``--journal``, ``--results`` and ``--output-dir``, found before anything is sent."""
+    journal, results = Path(args.journal), Path(args.results)
+    problems = [
+        problem
+        for problem in (
+            _writable_file(journal, "--journal", makes_folder=False),
+            _writable_file(results, "--results", makes_folder=True),
+            _writable_folder(Path(args.output_dir), "--output-dir") if args.output_dir is not None else None,
+        )
+        if problem is not None
+    ]
+    if not problems:
+        given = Path(args.input).resolve()
+        if journal.resolve() == results.resolve():
+            problems.append(f"--results {results}: is the journal itself; give another file")
+        for option, path in (("--journal", journal), ("--results", results)):
+            if path.resolve() == given:
+                problems.append(f"{option} {path}: is the input file itself; give another file")
+    return problems
 
 
 def _prepare(args: argparse.Namespace) -> PreparedRows | int:
@@ -253,7 +313,12 @@ def _batch(args: argparse.Namespace) -> int:
     if not os.environ.get("RUNCOMFY_API_TOKEN"):
         _err("no API token: set RUNCOMFY_API_TOKEN; nothing was sent")
         return EXIT_USAGE
-    from runcomfy_models import APIConnectionError, APIStatusError, RunComfyError
+    problems = check_paths(args)
+    for problem in problems:
+        _err(f"{problem}; nothing was sent")
+    if problems:
+        return EXIT_USAGE
+    from runcomfy_models import RunComfyError
     from runcomfy_models._batch import JournalError, write_results
 
     prepared = _prepare(args)
@@ -275,12 +340,26 @@ def _batch(args: argparse.Namespace) -> int:
         # the journal could not be opened (another input's, in use, not a journal): nothing was sent
         _err(error.message if isinstance(error, RunComfyError) else "interrupted before the batch began")
         return EXIT_INTERRUPTED if interrupted else EXIT_USAGE
+    results_error: str | None = None
     try:
         write_results(args.journal, args.results)
     except (JournalError, OSError) as exc:
-        _err(f"results not written: {exc}")
+        results_error = f"--results {args.results}: not written: {exc}"
     stats = batch.stats
-    _summary(stats, args.results, time.monotonic() - started)
+    _summary(stats, args.results if results_error is None else "(not written)", time.monotonic() - started)
+    code = _exit_code(interrupted, error, stats)
+    if results_error is not None:
+        _err(
+            f"{results_error}; every row is in the journal: fix the path and run the same command again "
+            "to write them (nothing is sent again)"
+        )
+        return code if code != EXIT_OK else EXIT_FAILED
+    return code
+
+
+def _exit_code(interrupted: bool, error: BaseException | None, stats: BatchStats) -> int:
+    from runcomfy_models import APIConnectionError, APIStatusError, RunComfyError
+
     if interrupted:
         print(
             "batch: interrupted; the journal is consistent: run the same command again to resume",

@@ -19,6 +19,7 @@ from runcomfy_codegen.cli_common import (
     EXIT_OK,
     EXIT_USAGE,
     err,
+    exit_codes,
     note,
     warn,
 )
@@ -40,7 +41,7 @@ def _store(folder: str, option: str = "--schemas") -> Path:
 def cmd_import(args: argparse.Namespace) -> int:
     from runcomfy_codegen.importer import expand_sources, import_source
 
-    sources = expand_sources([Path(s) for s in args.sources])
+    sources = expand_sources(args.sources)  # strings: a URL keeps its '//'
     if args.model_id and len(sources) > 1:
         err("--model-id names one model: give one source with it")
         return EXIT_USAGE
@@ -168,22 +169,52 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from runcomfy_codegen import pipeline
+    from runcomfy_codegen._errors import ModelIdError
+    from runcomfy_codegen.model_id import check_model_id, module_name
 
     try:
         found = pipeline.discover(_store(args.schemas))
     except CodegenError as exc:
         err(str(exc))
         return EXIT_USAGE
-    for model_id, _folder in found:
+    modules: dict[str, str] = {}
+    refused = 0
+    for model_id, _folder in found:  # the ids generate takes on stdout; the ones it refuses on stderr
+        try:
+            check_model_id(model_id)
+            module = module_name(model_id)
+            if module in modules:
+                raise ModelIdError(
+                    f"model ids {modules[module]!r} and {model_id!r} both map to module {module!r}; rename one folder"
+                )
+        except CodegenError as exc:
+            err(f"refused: {exc}")
+            refused += 1
+            continue
+        modules[module] = model_id
         print(model_id)
-    return EXIT_OK
+    return EXIT_USAGE if refused else EXIT_OK
 
 
 def cmd_mock_server(args: argparse.Namespace) -> int:
+    import math
     import signal
 
     from runcomfy_codegen.mock import Fault, MockServer
 
+    for option, value in (("--queue-seconds", args.queue_seconds), ("--run-seconds", args.run_seconds)):
+        if not (math.isfinite(value) and value >= 0):
+            err(f"mock-server: {option} {value}: must be a number of seconds >= 0")
+            return EXIT_USAGE
+    if not 0 <= args.port <= 65535:
+        err(f"mock-server: --port {args.port}: must be 0 (a free port) to 65535")
+        return EXIT_USAGE
+    if args.schemas is None:  # the default: ./schemas when there is one (its doc pages), else none
+        args.schemas = "schemas"
+    elif not Path(args.schemas).is_dir():
+        what = "is not a folder" if Path(args.schemas).exists() else "does not exist"
+        err(f"mock-server: --schemas {args.schemas}: {what} (the schema store whose doc pages it serves)")
+        return EXIT_USAGE
     try:
         faults = [Fault.parse(text) for text in args.fault]
         server = MockServer(
@@ -298,7 +329,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store = "schema store folder (default: schemas)"
 
-    p = sub.add_parser("import", help="import a RunComfy model API doc page or JSON schema into the store")
+    p = sub.add_parser(
+        "import",
+        help="import a RunComfy model API doc page or JSON schema into the store",
+        description="Import each SOURCE into the store: a saved doc page (text or HTML), a JSON schema "
+        "file (with --model-id), an http(s) URL of a model's doc page (no other scheme), or a folder. A "
+        "folder contributes the files under it that look like doc pages or schemas, *.txt, *.html, "
+        "*.htm and *.json (hidden ones skipped); other files, such as a README or SOURCE.md, are left "
+        "alone.",
+        epilog=exit_codes("imported (or unchanged); with --check: the store would not change",
+                          one="with --check: the store would change (nothing written)",
+                          two="a source could not be read, fetched or decoded (nothing written for it)"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     p.add_argument(
         "sources", nargs="+", metavar="SOURCE", help="saved doc pages, JSON schema files or folders"
     )
@@ -308,7 +351,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the store would change")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("generate", help="write the client package from the schema store")
+    p = sub.add_parser(
+        "generate",
+        help="write the client package from the schema store",
+        epilog=exit_codes("written", two="a schema or model id refused (the message names the file, "
+                          "JSON pointer and reason), no store, or another generate holds the output folder"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     p.add_argument("model_ids", nargs="*", metavar="MODEL_ID", help="only these models (default: all)")
     p.add_argument("--schemas", default="schemas", help=store)
     p.add_argument(
@@ -320,7 +369,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("check", help="schema-drift check: would generate change anything? (exit 1: drift)")
+    p = sub.add_parser(
+        "check",
+        help="schema-drift check: would generate change anything? (exit 1: drift)",
+        epilog=exit_codes("no drift: generate would change nothing", one="drift (each file that differs is listed)",
+                          two="a bad schema or no store"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     p.add_argument("--schemas", default="schemas", help=store)
     p.add_argument(
         "--out", default="generated", help="folder holding the runcomfy_models/ to check (default: generated)"
@@ -331,11 +386,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--allow-unknown", action="store_true", help="accept unknown keywords and rules")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("list", help="model ids in the store, one a line")
+    p = sub.add_parser(
+        "list",
+        help="model ids in the store, one a line",
+        description="Print the model id of every model in the store, one a line, sorted. An id that "
+        "generate refuses (a segment Windows reserves such as CON or nul.txt, one ending in '.', two ids "
+        "mapping to one module ...) is not printed: it is reported on stderr, one line each, and the "
+        "exit code is 2.",
+        epilog=exit_codes("every model id listed (each one generate takes)",
+                          two="no store, or an id generate refuses (the others are still listed)"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     p.add_argument("--schemas", default="schemas", help=store)
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("diff", help="client-breaking changes between two schema stores (exit 1: breaking)")
+    p = sub.add_parser(
+        "diff",
+        help="client-breaking changes between two schema stores (exit 1: breaking)",
+        epilog=exit_codes("no breaking change (with --fail-on warning: no warning either)",
+                          one="one or more breaking changes (with --fail-on warning: or warnings)",
+                          two="a store or git revision could not be read, or a bad schema"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     p.add_argument("stores", nargs="*", metavar="SCHEMAS_DIR", help="OLD_SCHEMAS_DIR NEW_SCHEMAS_DIR")
     p.add_argument(
         "--git", metavar="REV1..REV2", help="compare --schemas at two git revisions (REV2 empty: work tree)"
@@ -347,7 +419,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_diff)
 
-    p = sub.add_parser("openapi", help="an OpenAPI 3.1 document for every model, on stdout")
+    p = sub.add_parser(
+        "openapi",
+        help="an OpenAPI 3.1 document for every model, on stdout",
+        epilog=exit_codes("the document was printed", two="a bad schema or no store"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     p.add_argument("--schemas", default="schemas", help=store)
     p.set_defaults(func=cmd_openapi)
 
@@ -357,14 +434,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Serve the mock RunComfy Model API until stopped. Stdout: the base URL alone on the "
         "first line, then an export line for RUNCOMFY_BASE_URL and RUNCOMFY_API_TOKEN. It serves "
         "/media/<name>.png and /media/<name>.mp4 (real media) for any name.",
+        epilog="exit codes:\n  0    stopped (Ctrl-C or SIGTERM)\n  2    a bad option (negative --queue-seconds, "
+        "a --schemas folder that does not exist, a bad --fault, a port in use); one line on stderr",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
     p.add_argument("--token", default="mock-token", help="the bearer token it accepts (default: mock-token)")
     p.add_argument(
         "--schemas",
-        default="schemas",
-        help="schema store whose doc pages it serves at /models/<model_id>/api (default: schemas)",
+        default=None,
+        help="schema store whose doc pages it serves at /models/<model_id>/api (default: ./schemas if "
+        "present; a folder given here must exist)",
     )
     p.add_argument(
         "--queue-seconds", type=float, default=0.2, help="how long a job stays in_queue (default: 0.2)"

@@ -31,6 +31,15 @@ EXIT_CODES_HELP = """exit codes:
   130  interrupted (Ctrl-C)"""
 
 
+def exit_codes(ok: str, *, one: str | None = None, two: str) -> str:
+    """The "exit codes:" epilog of a command other than the job commands (which use EXIT_CODES_HELP)."""
+    lines = ["exit codes:", f"  0    {ok}"]
+    if one is not None:
+        lines.append(f"  1    {one}")
+    lines += [f"  2    {two}; each said in one line on stderr, no traceback", "  130  interrupted (Ctrl-C)"]
+    return "\n".join(lines)
+
+
 def err(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
 

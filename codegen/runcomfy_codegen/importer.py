@@ -73,13 +73,29 @@ class ImportResult:
         return "changed" if self.written else "unchanged"
 
 
+_OTHER_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")  # ftp://, file:///, ... (also collapsed: ftp:/)
+DOC_SUFFIXES = (".txt", ".html", ".htm", ".json")
+"""What a file must end with to be taken from a folder source: a saved doc page or a schema."""
+
+
 def _as_url(source: str | Path) -> str | None:
     text = _COLLAPSED_URL.sub(r"\1://", str(source)) if isinstance(source, Path) else source
-    return text if is_url(text) else None
+    if is_url(text):
+        return text
+    other = _OTHER_SCHEME.match(str(source))
+    if other is not None:
+        shown = re.sub(r"//[^/@]*@", "//***@", str(source), count=1)  # no credentials in messages
+        raise SourceError(
+            f"{shown}: only http(s) URLs can be imported, not {other.group(1)}:; give an http(s) URL or a local file"
+        )
+    return None
 
 
 def expand_sources(sources: Sequence[str | Path]) -> list[Source]:
-    """URLs and files as given; a folder stands for every file in it (sorted, hidden files skipped)."""
+    """URLs and files as given; a folder stands for every file under it that looks like a doc page or
+    a schema (``DOC_SUFFIXES``: ``.txt``, ``.html``, ``.htm``, ``.json``), sorted, hidden ones skipped,
+    so a README or ``SOURCE.md`` beside saved pages is left alone. A URL that is not http(s), or a
+    folder with no such file, is a :class:`SourceError`."""
     found: list[Source] = []
     for given in sources:
         url = _as_url(given)
@@ -88,11 +104,19 @@ def expand_sources(sources: Sequence[str | Path]) -> list[Source]:
             continue
         source = Path(given)
         if source.is_dir():
-            found.extend(
+            files = [
                 p
                 for p in sorted(source.rglob("*"))
-                if p.is_file() and not any(part.startswith(".") for part in p.parts)
-            )
+                if p.is_file()
+                and p.suffix.lower() in DOC_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(source).parts)
+            ]
+            if not files:
+                raise SourceError(
+                    f"{source}: a folder with no doc page or schema in it (files ending in "
+                    f"{', '.join(DOC_SUFFIXES)})"
+                )
+            found.extend(files)
         else:
             found.append(source)
     return found

@@ -123,9 +123,9 @@ def _is_literal_value(value: Any) -> bool:
 
 
 def _jsonschema_valid(schema: Any, value: Any) -> bool:
-    from jsonschema import Draft202012Validator
+    from runcomfy_models._types import ecma_validator  # patterns as ECMA-262, bounded in time
 
-    return bool(Draft202012Validator(schema).is_valid(value))
+    return bool(ecma_validator(schema).is_valid(value))
 
 
 def _is_json_type(value: Any, name: str) -> bool:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from runcomfy_codegen.cli_common import exit_codes
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -20,6 +22,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "report each model: unchanged, changed (breaking / warning / info) or unreachable. "
             "Exit 0 no change, 1 changed, 2 a page could not be fetched or read."
         ),
+        epilog=exit_codes(
+            "no model changed upstream (with --fail-on: none of that class or worse)",
+            one="a model changed (with --fail-on: a change of that class or worse); written unless --check",
+            two="a page could not be fetched or read (that model's folder untouched), or no store",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--schemas", default="schemas", help="schema store folder (default: schemas)")
     p.add_argument("--check", action="store_true", help="write nothing; only report what changed upstream")

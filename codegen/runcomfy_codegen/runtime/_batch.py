@@ -918,6 +918,7 @@ class Batch:
             journal.close()
 
     async def _drive(self, follow: list[tuple[_Row, str]], fetch: list[tuple[_Row, BatchResult]]) -> None:
+        budget_stop: str | None = None
         try:
             for row, request_id in follow:
                 self._spawn(self._job(row, request_id), "job")
@@ -929,10 +930,11 @@ class Batch:
                     row = self._pending.popleft()
                     if not await self._within_budget(row):
                         self._pending.appendleft(row)
-                        self.stats.stopped = (
+                        # the count of rows left pending is added once the jobs in flight end (it can
+                        # still change: a submit already spawned, or one sent back by a 429)
+                        budget_stop = self.stats.stopped = (
                             f"--max-cost ${self.max_cost:g}: recorded ${self.stats.cost:.4f} plus the estimate "
-                            f"of the jobs in flight and the next one would pass it; {self.stats.pending} row(s) "
-                            "left pending for a later run"
+                            f"of the jobs in flight and the next one would pass it"
                         )
                         break
                     self._spawn(self._job(row, None), "job")
@@ -953,6 +955,10 @@ class Batch:
                 task.cancel()
             if self._tasks:
                 await asyncio.wait(list(self._tasks))
+            if budget_stop is not None and self.stats.stopped == budget_stop:
+                self.stats.stopped = (
+                    f"{budget_stop}; {self.stats.pending} row(s) left pending for a later run"
+                )
             self._results.put_nowait(None)
 
     def _mark(self, kind: str) -> None:

@@ -20,13 +20,18 @@ engine: no backtracking, time linear in the input) with ECMA-262's meanings: ``\
 are ASCII, ``\s`` is ECMA's whitespace set, ``.`` stops at line terminators, ``$`` matches at the
 very end only (Python's ``re``, and so jsonschema, also match before a final ``\n``: here the spec
 wins), ``\p{...}`` works, ``\cX``, ``\uXXXX``, ``\u{...}`` escapes. Only a pattern the linear
-engine cannot run (lookaround, backreferences) falls back to Python's ``re`` (translated the same
-way), on strings of at most :data:`FALLBACK_MAX_CHARS` characters: a longer string is refused with
-its own error rather than risking catastrophic backtracking.
+engine cannot run (lookaround, backreferences) falls back to a backtracking engine (translated
+the same way): the ``regex`` package (the client's ``regex`` extra), run with a time bound of
+:data:`FALLBACK_TIMEOUT` seconds per match, so a catastrophic pattern costs at most that much (and,
+as ``regex`` releases the GIL while it matches, never holds other threads). A match that passes the
+bound is refused with its own error naming the pattern and the bound. Python's ``re`` only checks
+the syntax (it has no time bound); without ``regex`` installed, such a pattern fails at its first
+match with an error naming the extra.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from functools import cached_property, lru_cache
@@ -126,8 +131,8 @@ class JsonSchemaCheck:
 
 # --- ECMA-262 patterns, in linear time ------------------------------------------------------------
 
-FALLBACK_MAX_CHARS = 10_000
-"""Longest string a pattern that needs Python's backtracking ``re`` is run on."""
+FALLBACK_TIMEOUT = 0.5
+"""Seconds one match of a pattern that needs backtracking (lookaround, backreferences) may take."""
 
 _Ranges = tuple[tuple[int, int], ...]
 _DIGIT: _Ranges = ((0x30, 0x39),)
@@ -339,19 +344,49 @@ def ecma_matcher(pattern: str) -> Callable[[str], bool]:
     else:
         return validator.isinstance_python
     try:
-        compiled = re.compile(translate(pattern, rust=False))
-    except (re.error, PatternError, OverflowError) as exc:
+        translated = translate(pattern, rust=False)
+        re.compile(translated)  # the syntax, with the standard library (no time bound: never matched)
+    except (re.error, PatternError, OverflowError, RecursionError) as exc:
         raise PatternError(str(exc)) from None
+    compiled = _bounded_compile(pattern, translated, required=False)
 
     def search(text: str) -> bool:
-        if len(text) > FALLBACK_MAX_CHARS:
-            raise PatternError(
-                f"the pattern needs backtracking (lookaround or backreferences), which is run on strings "
-                f"of at most {FALLBACK_MAX_CHARS} characters; this one has {len(text)}"
-            )
-        return compiled.search(text) is not None
+        nonlocal compiled
+        if compiled is None:
+            compiled = _bounded_compile(pattern, translated, required=True)
+        try:
+            return compiled.search(text, timeout=FALLBACK_TIMEOUT) is not None
+        except TimeoutError:
+            raise PatternTimeoutError(
+                f"the pattern {pattern!r} needs backtracking (lookaround or backreferences) and took "
+                f"longer than its bound of {FALLBACK_TIMEOUT} s on this string of {len(text)} characters"
+            ) from None
 
     return search
+
+
+class PatternTimeoutError(PatternError):
+    """A match of a backtracking pattern took longer than :data:`FALLBACK_TIMEOUT`."""
+
+
+def _bounded_compile(pattern: str, translated: str, *, required: bool) -> Any:
+    """``translated`` compiled by the ``regex`` package (whose matches take a ``timeout``).
+
+    Without ``regex``: ``None``, or with ``required``, an error naming the extra that brings it."""
+    try:  # the client's "regex" extra (the generator depends on it); imported by name: no type stubs
+        regex = importlib.import_module("regex")
+    except ImportError:
+        if not required:
+            return None
+        raise ModuleNotFoundError(
+            f"the pattern {pattern!r} needs backtracking (lookaround or backreferences), which is run with "
+            "a time bound by the regex package, not installed: pip install 'runcomfy-models[regex]'",
+            name="regex",
+        ) from None
+    try:
+        return regex.compile(translated, regex.VERSION0)
+    except (regex.error, OverflowError, RecursionError) as exc:
+        raise PatternError(str(exc)) from None
 
 
 def ecma_search(pattern: str, text: str) -> bool:
@@ -366,8 +401,10 @@ def pattern_check(pattern: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         try:
             matched = matcher(value)
-        except PatternError as exc:
-            raise PydanticCustomError("string_pattern_input_too_long", str(exc)) from None
+        except PatternTimeoutError as exc:  # a backtracking pattern that passed its time bound
+            raise PydanticCustomError("string_pattern_timeout", "{reason}", {"reason": str(exc)}) from None
+        except PatternError as exc:  # the regex package refused what Python's re compiled
+            raise PydanticCustomError("string_pattern_error", "{reason}", {"reason": str(exc)}) from None
         if not matched:
             raise PydanticCustomError(
                 "string_pattern_mismatch", "String should match pattern '{pattern}'", {"pattern": pattern}
@@ -399,10 +436,9 @@ def _ecma_matches(pattern: str, text: str) -> bool | str:
 
 @lru_cache(maxsize=1)
 def ecma_validator_class() -> Any:
-    """jsonschema's Draft 2020-12 validator with ``pattern``, ``patternProperties`` and
-    ``additionalProperties`` matching patterns as ECMA-262 in linear time (:func:`ecma_search`)
-    instead of with Python's ``re``. (``unevaluatedProperties`` next to ``patternProperties`` still
-    uses jsonschema's own matching.)"""
+    """jsonschema's Draft 2020-12 validator with ``pattern``, ``patternProperties``,
+    ``additionalProperties`` and ``unevaluatedProperties`` matching patterns as ECMA-262, bounded in
+    time (:func:`ecma_search`) instead of with Python's ``re``."""
     from jsonschema import Draft202012Validator, ValidationError, validators
 
     def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
@@ -449,12 +485,77 @@ def ecma_validator_class() -> Any:
                     f"Additional properties are not allowed ({listed} {'was' if len(extras) == 1 else 'were'} unexpected)"
                 )
 
+    def evaluated_keys(validator: Any, instance: Any, schema: Any) -> list[Any]:
+        # jsonschema 4.26's _utils.find_evaluated_property_keys_by_schema (MIT licence), with its
+        # patternProperties matched by ecma_search instead of Python's unbounded re.search.
+        if validator.is_type(schema, "boolean"):
+            return []
+        keys: list[Any] = []
+        for ref_keyword in ("$ref", "$dynamicRef"):
+            ref = schema.get(ref_keyword)
+            if ref is not None:
+                resolved = validator._resolver.lookup(ref)
+                keys += evaluated_keys(
+                    validator.evolve(schema=resolved.contents, _resolver=resolved.resolver),
+                    instance,
+                    resolved.contents,
+                )
+        properties = schema.get("properties")
+        if validator.is_type(properties, "object"):
+            keys += properties.keys() & instance.keys()
+        for keyword in ("additionalProperties", "unevaluatedProperties"):
+            if (subschema := schema.get(keyword)) is not None:
+                keys += (
+                    k for k, v in instance.items() if next(validator.descend(v, subschema), None) is None
+                )
+        for key in instance if "patternProperties" in schema else ():
+            keys += (key for p in schema["patternProperties"] if _ecma_matches(p, key) is True)
+        for key, subschema in schema.get("dependentSchemas", {}).items():
+            if key in instance:
+                keys += evaluated_keys(validator, instance, subschema)
+        for keyword in ("allOf", "oneOf", "anyOf"):
+            for subschema in schema.get(keyword, []):
+                if next(validator.descend(instance, subschema), None) is None:
+                    keys += evaluated_keys(validator, instance, subschema)
+        if "if" in schema:
+            if validator.evolve(schema=schema["if"]).is_valid(instance):
+                keys += evaluated_keys(validator, instance, schema["if"])
+                if "then" in schema:
+                    keys += evaluated_keys(validator, instance, schema["then"])
+            elif "else" in schema:
+                keys += evaluated_keys(validator, instance, schema["else"])
+        return keys
+
+    def unevaluated_properties(validator: Any, unevaluated: Any, instance: Any, schema: Any) -> Any:
+        # jsonschema 4.26's _keywords.unevaluatedProperties (MIT licence), with evaluated_keys above.
+        if not validator.is_type(instance, "object"):
+            return
+        evaluated = evaluated_keys(validator, instance, schema)
+        bad = [
+            key
+            for key in instance
+            if key not in evaluated
+            and next(validator.descend(instance[key], unevaluated, path=key, schema_path=key), None)
+            is not None
+        ]
+        if bad:
+            verb = "was" if len(bad) == 1 else "were"
+            if unevaluated is False:
+                listed = ", ".join(repr(each) for each in sorted(bad, key=str))
+                yield ValidationError(f"Unevaluated properties are not allowed ({listed} {verb} unexpected)")
+            else:
+                listed = ", ".join(repr(each) for each in bad)
+                yield ValidationError(
+                    f"Unevaluated properties are not valid under the given schema ({listed} {verb} unevaluated and invalid)"
+                )
+
     return validators.extend(  # type: ignore[no-untyped-call]
         Draft202012Validator,
         {
             "pattern": pattern,
             "patternProperties": pattern_properties,
             "additionalProperties": additional_properties,
+            "unevaluatedProperties": unevaluated_properties,
         },
     )
 
