@@ -35,7 +35,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 _PRIMITIVES = {
     "str": "str",
     "int": "JsonInt",
-    "float": "float",
+    "float": "JsonNumber",
     "bool": "bool",
     "None": "None",
     "JsonValue": "JsonValue",
@@ -57,6 +57,7 @@ _IMPORT_FROM = {
     "BoolChoice": "runcomfy_models._types",
     "IntChoice": "runcomfy_models._types",
     "JsonInt": "runcomfy_models._types",
+    "JsonNumber": "runcomfy_models._types",
     "JsonSchemaCheck": "runcomfy_models._types",
     "Omittable": "runcomfy_models._types",
 }
