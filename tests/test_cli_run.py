@@ -124,7 +124,7 @@ def test_at_path_reads_json_from_a_file_and_at_at_escapes(mock: MockServer, tmp_
         (["--input", "oops"], "expected KEY=VALUE"),
         (["--json", "/no/such/file.json"], "cannot read /no/such/file.json"),
         (["--input", "duration=@/no/such.json"], "cannot read /no/such.json"),
-        (["--input", "first_frame_image_url=@cat.png", "--input", "prompt=x"], "not supported yet"),
+        (["--input", "first_frame_image_url=@cat.png", "--input", "prompt=x"], "'cat.png': no such file"),
         (["--input", "prompt=x"], "first_frame_image_url: Field required"),
     ],
 )

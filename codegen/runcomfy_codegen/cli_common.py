@@ -98,6 +98,7 @@ def exit_code_for(exc: BaseException) -> int:
         exc,
         (
             rm.UnknownInputError,
+            rm.LocalFileError,
             rm.MediaValidationError,
             rm.MediaProbeError,
             rm.UnprocessableInputError,

@@ -31,6 +31,7 @@ _SHAPING = (
     "load.py",
     "pipeline.py",
     "model_id.py",
+    "typed_stub.py",
 )
 
 

@@ -24,6 +24,7 @@ from runcomfy_codegen.render import environment, render_module
 from runcomfy_codegen.schema import store
 from runcomfy_codegen.schema.loader import LoadedSchema, load_document, load_model
 from runcomfy_codegen.schema.store import ModelFiles
+from runcomfy_codegen.typed_stub import STUB, assemble, keep_others, render_stub
 from runcomfy_codegen.write import HEADER, TreeDiff, compare_tree, write_tree
 
 PACKAGE = "runcomfy_models"
@@ -43,6 +44,8 @@ RUNTIME_FILES = {
     "_containers.py": "_containers.py",
     "_media.py": "_media.py",
     "_batch.py": "_batch.py",
+    "_download.py": "_download.py",
+    "_files.py": "_files.py",
 }
 
 
@@ -54,6 +57,8 @@ class GenerateResult:
     errors: list[CodegenError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     diff: TreeDiff | None = None
+    catalog: list[tuple[str, str]] = field(default_factory=list)
+    """(model id, module name) of every model of the package."""
 
 
 def discover(schemas: Path) -> list[tuple[str, Path]]:
@@ -117,6 +122,8 @@ class _Built:
     error: CodegenError | None
     warnings: list[str]
     schema_hash: str = ""
+    stub: str = ""
+    """The model's part of ``catalog/_typed.pyi`` (see :mod:`runcomfy_codegen.typed_stub`)."""
 
 
 def _build_one(files: ModelFiles, module: str, allow_unknown: bool) -> _Built:
@@ -126,7 +133,7 @@ def _build_one(files: ModelFiles, module: str, allow_unknown: bool) -> _Built:
         digest = schema_hash(loaded.input.raw, loaded.output.raw)
         text = render_module(ir)
         _compiles_if_deep(text, loaded.input, loaded.output)
-        return _Built(files.model_id, module, text, None, ir.warnings, digest)
+        return _Built(files.model_id, module, text, None, ir.warnings, digest, render_stub(ir))
     except CodegenError as exc:
         return _Built(files.model_id, module, None, exc, [])
 
@@ -235,6 +242,7 @@ def build_package(
         if selected is None or model_id in selected:
             work.append((files, module))
     hashes: dict[str, str] = {}
+    stubs: dict[str, str] = {}
     for outcome in _build_all(work, allow_unknown, keep_going, progress):
         if outcome.error is not None:
             result.errors.append(outcome.error)
@@ -246,9 +254,12 @@ def build_package(
         result.files[f"catalog/{outcome.module}.py"] = outcome.text
         result.models.append(outcome.model_id)
         hashes[outcome.model_id] = outcome.schema_hash
+        stubs[outcome.model_id] = outcome.stub
         result.warnings.extend(outcome.warnings)
     template = environment().get_template("catalog_init.py.j2")
     result.files["catalog/__init__.py"] = template.render(models=catalog)
+    result.files[STUB] = assemble(catalog, stubs)
+    result.catalog = catalog
     for source, target in RUNTIME_FILES.items():
         result.files[target] = _runtime_file(source)
     result.files["py.typed"] = ""
@@ -277,6 +288,8 @@ def generate(
     # Writing a subset must not remove the modules of the models that were not asked for, and its
     # manifest must still describe the whole package.
     with output_lock(out, PACKAGE):  # one writer at a time per output folder
+        if wanted is not None and STUB in result.files:
+            keep_others(result.files, result.catalog, out / PACKAGE, set(result.models))
         if wanted is not None and MANIFEST in result.files:
             result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], out / PACKAGE)
         result.diff = write_tree(out / PACKAGE, result.files, prune=wanted is None)

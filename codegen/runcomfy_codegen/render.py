@@ -39,6 +39,8 @@ _PRIMITIVES = {
     "bool": "bool",
     "None": "None",
     "JsonValue": "JsonValue",
+    "MediaURL": "MediaURL",
+    "MediaInput": "MediaInput",
 }
 _IMPORT_FROM = {
     "Annotated": "typing",
@@ -58,6 +60,8 @@ _IMPORT_FROM = {
     "IntChoice": "runcomfy_models._types",
     "JsonInt": "runcomfy_models._types",
     "JsonNumber": "runcomfy_models._types",
+    "MediaURL": "runcomfy_models._download",
+    "MediaInput": "runcomfy_models._files",
     "JsonSchemaCheck": "runcomfy_models._types",
     "Omittable": "runcomfy_models._types",
 }
@@ -286,7 +290,12 @@ def _class_docstring(model: ModelIR, fallback: str) -> str:
 
 
 def _class_view(
-    model: ModelIR, base: str, fallback_doc: str, class_vars: list[str], imports: _Imports
+    model: ModelIR,
+    base: str,
+    fallback_doc: str,
+    class_vars: list[str],
+    imports: _Imports,
+    base_args: str = "",
 ) -> ClassView:
     config = None
     if model.extra == "forbid":
@@ -299,7 +308,7 @@ def _class_view(
         check = f"{imports.use('JsonSchemaCheck')}({py_literal(model.check)})"
     return ClassView(
         name=model.class_name,
-        base=imports.use(base),
+        base=imports.use(base) + base_args,
         docstring=_class_docstring(model, fallback_doc),
         config=config,
         class_vars=class_vars,
@@ -340,10 +349,16 @@ def render_module(module: ModuleIR) -> str:
         "runcomfy_model_id: ClassVar[str] = MODEL_ID",
         "runcomfy_output: ClassVar[type[RunComfyOutput]] = Output",
         "runcomfy_media_rules: ClassVar[tuple[MediaRule, ...]] = MEDIA_RULES",
+        "runcomfy_media_fields: ClassVar[tuple[str, ...]] = MEDIA_FIELDS",
     ]
     imports.use("RunComfyOutput")
     input_ = _class_view(
-        module.input_model, "RunComfyInput", f"Request body of ``{module.model_id}``.", class_vars, imports
+        module.input_model,
+        "RunComfyInput",
+        f"Request body of ``{module.model_id}``.",
+        class_vars,
+        imports,
+        base_args=f"[{module.output_model.class_name}]",
     )
     rules = [
         call(

@@ -284,7 +284,7 @@ class _ProberBase:
         self.round_trips = 0
 
     @staticmethod
-    def targets(model: RunComfyInput) -> list[tuple[MediaRule, str, int | None, str]]:
+    def targets(model: RunComfyInput[Any]) -> list[tuple[MediaRule, str, int | None, str]]:
         """(rule, field, item index, value) for every rule and value the payload sets."""
         payload = model.to_payload()
         found: list[tuple[MediaRule, str, int | None, str]] = []
@@ -408,7 +408,7 @@ class MediaProber(_ProberBase):
         self._http = http
         self._timeout_config = timeout
 
-    def check(self, model: RunComfyInput, deadline: float | None = None) -> list[Violation]:
+    def check(self, model: RunComfyInput[Any], deadline: float | None = None) -> list[Violation]:
         """Every violation of ``model``'s media rules; ``deadline`` (``time.monotonic()``) caps the
         probes' own deadline (a ``run``'s overall deadline)."""
         targets = self.targets(model)
@@ -474,7 +474,7 @@ class AsyncMediaProber(_ProberBase):
         self._http = http
         self._timeout_config = timeout
 
-    async def check(self, model: RunComfyInput, deadline: float | None = None) -> list[Violation]:
+    async def check(self, model: RunComfyInput[Any], deadline: float | None = None) -> list[Violation]:
         targets = self.targets(model)
         unique: dict[str, tuple[str, int | None]] = {}
         for _rule, field, index, value in targets:
