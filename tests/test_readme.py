@@ -162,3 +162,35 @@ def test_main_job_runs_without_its_install_step(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no drift" in result.stdout
     assert "result: Output(" in result.stdout
+
+
+PYTHON = [b for b in RUN if b.language == "python"]  # excerpts of generated code are not-run
+
+
+def test_the_readmes_python_passes_mypy_strict(tmp_path: Path) -> None:
+    """Every ```python block of the README type-checks with ``mypy --strict`` (issue 13): what the
+    README shows is what a user's type checker accepts, with each model's own ``Output``."""
+    scripts = []
+    for block in PYTHON:
+        script = tmp_path / f"readme_{block.id.replace('-', '_')}.py"
+        script.write_text(block.code, encoding="utf-8")
+        scripts.append(str(script))
+    assert scripts
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--follow-untyped-imports",  # runcomfy_codegen: no py.typed
+            "--cache-dir",
+            str(tmp_path / ".mypy"),
+            *scripts,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

@@ -348,6 +348,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 model = untyped_input(args.model_id, payload)
         else:
             model = input_class.model_validate(payload)
+        from runcomfy_models._files import with_local_files
+
+        model = with_local_files(model)  # KEY=@PATH media files, read now: before any network
+    except rm.LocalFileError as exc:
+        err(exc.message)
+        return EXIT_USAGE
     except UsageError as exc:
         err(str(exc))
         return EXIT_USAGE
