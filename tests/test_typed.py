@@ -382,3 +382,10 @@ def test_cli_run_takes_an_id_outside_the_catalog_but_not_a_typo(mock: MockServer
     before = len(mock.jobs)
     typo = cli(mock, "run", SEED_ID.replace("seedance", "seedanse"), "--input", "prompt=x")
     assert typo.returncode == 2 and "did you mean" in typo.stderr and len(mock.jobs) == before
+
+
+def test_check_media_measures_a_local_file_without_the_network(tmp_path: Path) -> None:
+    small = seedance.Input(prompt="a", first_frame_image_url=_png(tmp_path / "small.png", (64, 64)))
+    ok = seedance.Input(prompt="a", first_frame_image_url=_png(tmp_path / "ok.png", (640, 480)))
+    assert {v.metric for v in runcomfy_models.check_media(small)} == {"width_pixels", "height_pixels"}
+    assert asyncio.run(runcomfy_models.acheck_media(ok)) == []

@@ -559,8 +559,9 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="one input: text for a string field, JSON otherwise (duration=5); KEY=@PATH reads a JSON "
-        "value from a file; KEY=@@text sends text starting with @; repeatable",
+        help="one input: text for a string field, JSON otherwise (duration=5); KEY=@PATH sends the local "
+        "file PATH for a media field (as a data: URI) and reads a JSON value from the file otherwise; "
+        "KEY=@@text sends text starting with @; repeatable",
     )
     p.add_argument(
         "--json", metavar="FILE", help="a JSON file holding the input object (--input entries win)"

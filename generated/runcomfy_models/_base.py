@@ -79,8 +79,15 @@ class RunComfyInput(RunComfyModel, Generic[OutputT]):
     """A model's request body. ``to_payload()`` is what the client sends.
 
     Generated classes name their ``Output``, ``class Input(RunComfyInput[Output])``, so a type
-    checker knows what ``client.run(Input(...))`` returns.
+    checker knows what ``client.run(Input(...))`` returns. At run time the link is the
+    ``runcomfy_output`` class variable, and ``RunComfyInput[Output]`` is ``RunComfyInput`` itself:
+    a parametrised pydantic class per model would cost every ``get()`` a class build (~2 ms).
     """
+
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, params: Any) -> Any:
+            return cls if cls is RunComfyInput else super().__class_getitem__(params)
 
     runcomfy_model_id: ClassVar[str] = ""
     runcomfy_output: ClassVar[type[RunComfyOutput]] = RunComfyOutput

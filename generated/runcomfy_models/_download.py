@@ -23,7 +23,6 @@ import contextlib
 import io
 import os
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -233,6 +232,8 @@ async def _stream_async(
 
 
 def _temporary(target: Path) -> Path:
+    import secrets
+
     return target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")  # beside it: rename is atomic
 
 

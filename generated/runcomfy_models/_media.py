@@ -541,9 +541,10 @@ def check_media(
     Raises :class:`MediaProbeError` when a value cannot be measured.
     """
     from ._client import as_input
+    from ._files import with_local_files  # a local file (pathlib.Path) is measured from its bytes
 
     with httpx.Client() if http_client is None else _borrowed(http_client) as http:
-        return MediaProber(http, httpx.Timeout(timeout)).check(as_input(input))
+        return MediaProber(http, httpx.Timeout(timeout)).check(with_local_files(as_input(input)))
 
 
 async def acheck_media(
@@ -554,11 +555,13 @@ async def acheck_media(
 ) -> list[Violation]:
     """Async twin of :func:`check_media`; the input's media values are measured concurrently."""
     from ._client import as_input
+    from ._files import with_local_files  # a local file (pathlib.Path) is measured from its bytes
 
+    model = with_local_files(as_input(input))
     if http_client is not None:
-        return await AsyncMediaProber(http_client, httpx.Timeout(timeout)).check(as_input(input))
+        return await AsyncMediaProber(http_client, httpx.Timeout(timeout)).check(model)
     async with httpx.AsyncClient() as http:
-        return await AsyncMediaProber(http, httpx.Timeout(timeout)).check(as_input(input))
+        return await AsyncMediaProber(http, httpx.Timeout(timeout)).check(model)
 
 
 class _borrowed:

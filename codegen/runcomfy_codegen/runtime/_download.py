@@ -22,7 +22,6 @@ import contextlib
 import io
 import os
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -232,6 +231,8 @@ async def _stream_async(
 
 
 def _temporary(target: Path) -> Path:
+    import secrets
+
     return target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")  # beside it: rename is atomic
 
 

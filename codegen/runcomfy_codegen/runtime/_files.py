@@ -15,8 +15,6 @@ nothing is submitted.
 from __future__ import annotations
 
 import base64
-import json
-import mimetypes
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -80,6 +78,8 @@ def media_type(path: PurePath, head: bytes) -> str:
             return kind
     if head[4:8] == b"ftyp":
         return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
+    import mimetypes
+
     guessed = mimetypes.guess_type(path.name)[0]
     return guessed or "application/octet-stream"
 
@@ -145,6 +145,8 @@ def with_local_files(
                 data_uri(v, f"{label}[{i}]", max_file_bytes) if isinstance(v, PurePath) else v
                 for i, v in enumerate(value)
             ]
+    import json
+
     resolved = model.model_copy(update=update)
     size = len(json.dumps(resolved.to_payload(), ensure_ascii=False).encode())
     if size > max_request_bytes:
