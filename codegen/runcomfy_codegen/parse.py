@@ -58,7 +58,8 @@ BASE_MODEL_NAMES = frozenset({
 # Names a generated field must not take: they would shadow something the class body or pydantic uses.
 RESERVED_NAMES = BASE_MODEL_NAMES | {
     "str", "int", "float", "bool", "list", "dict", "Any", "Annotated", "ClassVar", "Field", "Final",
-    "Literal", "JsonValue", "JsonInt", "JsonNumber", "MediaURL", "IntChoice", "BoolChoice", "Omittable", "JsonSchemaCheck",
+    "Literal", "JsonValue", "JsonInt", "JsonNumber", "MediaURL", "MediaInput", "IntChoice", "BoolChoice",
+    "Omittable", "JsonSchemaCheck",
     "MediaRule", "RunComfyInput", "RunComfyOutput", "MODEL_ID", "MEDIA_RULES", "MEDIA_FIELDS",
     "Input", "Output", "model_validator", "classmethod", "runcomfy_check_schema", "runcomfy_schema_check",
     "RunComfyModel", "ConfigDict",
