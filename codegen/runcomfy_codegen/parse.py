@@ -228,6 +228,18 @@ def as_scalar(expr: TypeExpr, name: Scalar) -> TypeExpr:
     return expr
 
 
+def _constrained(expr: TypeExpr) -> bool:
+    """Whether a string of ``expr`` carries keywords (``pattern``, ``minLength`` ...): such a media
+    field stays a plain ``str`` (a URL only), since those keywords do not apply to a local path."""
+    if isinstance(expr, Constrained):  # a list's own bounds (minItems) leave its items free
+        return expr.check is not None or not isinstance(expr.inner, ListOf) or _constrained(expr.inner)
+    if isinstance(expr, UnionOf):
+        return any(_constrained(m) for m in expr.members)
+    if isinstance(expr, ListOf):
+        return _constrained(expr.item)
+    return False
+
+
 class _ModuleParser:
     def __init__(self, model_id: str, file: str, def_names: dict[int, str] | None = None) -> None:
         self.model_id = model_id
@@ -526,7 +538,7 @@ def parse_model(model_id: str, module: str, loaded_in: LoadedSchema, loaded_out:
     input_model = parser.root_model(input_schema, "Input", "input")
     media = [f.json_name for f in input_model.fields if f.media]
     for f in input_model.fields:
-        if f.media:  # a URL, or a local file (pathlib.Path) the client sends as a data: URI
+        if f.media and not _constrained(f.type):  # a URL, or a local file (pathlib.Path) sent as a data: URI
             f.type = as_scalar(f.type, "MediaInput")
     return ModuleIR(
         model_id=model_id,

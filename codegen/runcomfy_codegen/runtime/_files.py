@@ -18,7 +18,8 @@ import base64
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import PlainSerializer, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema
 
 from ._exceptions import RunComfyError
 
@@ -47,25 +48,38 @@ class LocalFileError(RunComfyError):
     """A local file given for a media input cannot be sent: missing, unreadable or over a cap."""
 
 
-def _keep_path(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    return value if isinstance(value, PurePath) else handler(value)
-
-
 def _refuse_path_in_json(value: Any) -> Any:
-    if isinstance(value, PurePath):
-        raise ValueError(
-            f"the local file {str(value)!r} is sent by Client.submit/run (as a data: URI); "
-            "to_payload() has no URL for it"
+    if not isinstance(value, PurePath):
+        return value
+    raise ValueError(
+        f"the local file {str(value)!r} is sent by Client.submit/run (as a data: URI); "
+        "to_payload() has no URL for it"
+    )
+
+
+class _StrOrPath:
+    """Validation of a media input: a string (as before, all in pydantic-core: no Python call per
+    value), or a ``pathlib.PurePath`` kept as given. A path has no JSON form: ``to_payload()`` refuses
+    it (the client replaces it with a ``data:`` URI first); the JSON Schema says ``string``."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        path = core_schema.is_instance_schema(PurePath)
+        return core_schema.json_or_python_schema(
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _refuse_path_in_json, when_used="json"
+            ),
+            json_schema=core_schema.str_schema(),
+            python_schema=core_schema.union_schema(
+                [core_schema.str_schema(), path],
+                custom_error_type="string_type",  # one error, worded as for a str field
+            ),
         )
-    return value
 
 
 if TYPE_CHECKING:
     MediaInput = str | PurePath
 else:
-    MediaInput = Annotated[
-        str, WrapValidator(_keep_path), PlainSerializer(_refuse_path_in_json, when_used="json")
-    ]
+    MediaInput = Annotated[str, _StrOrPath()]
 """A media input: a URL (``str``), or a local file (``pathlib.Path``) the client sends as a ``data:`` URI."""
 
 
