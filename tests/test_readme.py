@@ -171,11 +171,16 @@ def test_the_readmes_python_passes_mypy_strict(tmp_path: Path) -> None:
     """Every ```python block of the README type-checks with ``mypy --strict`` (issue 13): what the
     README shows is what a user's type checker accepts, with each model's own ``Output``."""
     scripts = []
+    revealing = None
     for block in PYTHON:
         script = tmp_path / f"readme_{block.id.replace('-', '_')}.py"
-        script.write_text(block.code, encoding="utf-8")
+        code = block.code
+        if revealing is None and "output = client.run(request" in code:
+            revealing = script.name  # the first client example: what does its `output` type as?
+            code += "reveal_type(output)\n"
+        script.write_text(code, encoding="utf-8")
         scripts.append(str(script))
-    assert scripts
+    assert scripts and revealing
     result = subprocess.run(
         [
             sys.executable,
@@ -194,3 +199,6 @@ def test_the_readmes_python_passes_mypy_strict(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    revealed = [line for line in result.stdout.splitlines() if "Revealed type" in line]
+    assert len(revealed) == 1 and revealed[0].startswith(revealing), revealed
+    assert revealed[0].endswith('_typed.bytedance__seedance_v1_5_pro__image_to_video.Output"'), revealed
