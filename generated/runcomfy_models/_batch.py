@@ -69,7 +69,7 @@ from ._exceptions import (
     SubmitUncertainError,
 )
 from ._models import DONE_STATES, FAILED_STATES, FINAL_STATES, QUEUED, JobResult
-from ._registry import input_class, untyped_notice
+from ._registry import UntypedModelWarning, input_class, untyped_input, untyped_notice
 from ._urls import request_path, submit_path
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ class _Row:
     input: dict[str, Any]
     canonical: str
     model: RunComfyInput[Any] | None
-    """The validated generated ``Input``; None for a model id outside the catalog (run untyped)."""
+    """The validated generated ``Input`` (an ``UntypedInput`` for a model id outside the catalog)."""
 
     def payload(self) -> dict[str, Any]:
         return self.model.to_payload() if self.model is not None else self.input
@@ -308,8 +308,11 @@ def prepare_rows(
             if model is None:
                 try:
                     cls = input_class(model_id)
-                except KeyError:
+                except KeyError:  # the client's untyped input: sent as is (the notes below say so)
                     warned[model_id] = warned.get(model_id, 0) + 1
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UntypedModelWarning)
+                        model = untyped_input(model_id, payload)
                 else:
                     from pydantic import ValidationError
 
