@@ -162,3 +162,43 @@ def test_main_job_runs_without_its_install_step(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no drift" in result.stdout
     assert "result: Output(" in result.stdout
+
+
+PYTHON = [b for b in RUN if b.language == "python"]  # excerpts of generated code are not-run
+
+
+def test_the_readmes_python_passes_mypy_strict(tmp_path: Path) -> None:
+    """Every ```python block of the README type-checks with ``mypy --strict`` (issue 13): what the
+    README shows is what a user's type checker accepts, with each model's own ``Output``."""
+    scripts = []
+    revealing = None
+    for block in PYTHON:
+        script = tmp_path / f"readme_{block.id.replace('-', '_')}.py"
+        code = block.code
+        if revealing is None and "output = client.run(request" in code:
+            revealing = script.name  # the first client example: what does its `output` type as?
+            code += "reveal_type(output)\n"
+        script.write_text(code, encoding="utf-8")
+        scripts.append(str(script))
+    assert scripts and revealing
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--follow-untyped-imports",  # runcomfy_codegen: no py.typed
+            "--cache-dir",
+            str(tmp_path / ".mypy"),
+            *scripts,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    revealed = [line for line in result.stdout.splitlines() if "Revealed type" in line]
+    assert len(revealed) == 1 and revealed[0].startswith(revealing), revealed
+    assert revealed[0].endswith('_typed.bytedance__seedance_v1_5_pro__image_to_video.Output"'), revealed

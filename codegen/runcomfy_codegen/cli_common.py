@@ -107,6 +107,7 @@ def exit_code_for(exc: BaseException) -> int:
         exc,
         (
             rm.UnknownInputError,
+            rm.LocalFileError,
             rm.MediaValidationError,
             rm.MediaProbeError,
             rm.UnprocessableInputError,

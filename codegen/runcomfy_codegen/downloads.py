@@ -1,36 +1,33 @@
-"""``run --output-dir DIR``: download a finished job's output files.
+"""``run --output-dir DIR``: download a finished job's output files, with a progress bar on stderr.
 
 Every http(s) URL in the output (a field's value, or the items of a list field) is fetched into
 DIR under a name made here, never taken from the server: ``<field><ext>``, or ``<field>-<i><ext>``
 for list items, the extension taken from the URL's path when it is short and alphanumeric
-(``.bin`` otherwise). Each file streams into a temporary file beside its target and is renamed
-into place only when complete, so DIR never holds a partial file. The API token is never sent:
-output files live on media hosts, fetched with a client that has no credentials. Each download has
-a size cap and a deadline.
+(``.bin`` otherwise). The transfer itself is the client package's one download implementation
+(``runcomfy_models._download``: http(s) only, no API token, a size cap, a deadline, a temporary file
+renamed into place when complete, resumed with ``Range`` after a dropped connection).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-MAX_BYTES = 4 * 1024**3  # 4 GiB per file
-DEADLINE = 600.0  # seconds per file
+from runcomfy_models._download import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, DownloadError, download
+from runcomfy_models._urls import is_http_url
+
+MAX_BYTES = DEFAULT_MAX_BYTES  # per file
+DEADLINE = DEFAULT_TIMEOUT  # seconds per file
 _EXT = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
-
-class DownloadError(Exception):
-    """An output file could not be fetched (the message names the field and URL)."""
+__all__ = ["DEADLINE", "MAX_BYTES", "DownloadError", "download_outputs", "file_name", "targets"]
 
 
 def _is_url(value: Any) -> bool:
-    return isinstance(value, str) and urlsplit(value).scheme in ("http", "https")
+    return isinstance(value, str) and is_http_url(value)
 
 
 def targets(output: dict[str, Any]) -> list[tuple[str, int | None, str]]:
@@ -51,23 +48,29 @@ def file_name(field: str, index: int | None, url: str) -> str:
     return f"{stem}{'' if index is None else f'-{index}'}{ext}"
 
 
-def _shown(url: str) -> str:
-    """The URL without query string or credentials (signed URLs carry secrets there)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+def download_outputs(output: dict[str, Any], folder: Path, *, progress: bool = False) -> dict[str, Any]:
+    """Fetch every output URL into ``folder``; returns ``{field: path or [paths]}`` (str paths).
 
-
-def download_outputs(output: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Fetch every output URL into ``folder``; returns ``{field: path or [paths]}`` (str paths)."""
+    With ``progress``, a bar per file on stderr (rich; plain lines when stderr is not a terminal)."""
     import httpx
 
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, Any] = {}
-    timeout = httpx.Timeout(30.0)
-    with httpx.Client(timeout=timeout, follow_redirects=True, trust_env=True) as http:
-        for field, index, url in targets(output):
+    found = targets(output)
+    with httpx.Client(follow_redirects=True, trust_env=True) as http, _bars(progress) as bars:
+        for field, index, url in found:
             path = folder / file_name(field, index, url)
-            _fetch(http, url, path, field)
+            report = None
+            if bars is not None:
+                task = bars.add_task(path.name, total=None)
+
+                def report(done: int, total: int | None, task: Any = task) -> None:
+                    bars.update(task, completed=done, total=total)
+
+            try:
+                download(url, path, max_bytes=MAX_BYTES, timeout=DEADLINE, progress=report, http=http)
+            except DownloadError as exc:
+                raise DownloadError(f"{field}: {exc.message}") from None
             if index is None:
                 files[field] = str(path)
             else:
@@ -75,30 +78,25 @@ def download_outputs(output: dict[str, Any], folder: Path) -> dict[str, Any]:
     return files
 
 
-def _fetch(http: Any, url: str, path: Path, field: str) -> None:
-    import httpx
+class _NoBars:
+    def __enter__(self) -> None:
+        return None
 
-    deadline = time.monotonic() + DEADLINE
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")  # beside it, so the rename is atomic
-    try:
-        with open(temp, "xb") as out, http.stream("GET", url) as reply:
-            if reply.status_code != 200:
-                raise DownloadError(f"{field}: {_shown(url)}: HTTP {reply.status_code}")
-            size = 0
-            for chunk in reply.iter_bytes(1 << 16):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise DownloadError(f"{field}: {_shown(url)}: larger than {MAX_BYTES} bytes")
-                if time.monotonic() > deadline:
-                    raise DownloadError(f"{field}: {_shown(url)}: not complete within {DEADLINE:g} s")
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except httpx.HTTPError as exc:
-        raise DownloadError(f"{field}: {_shown(url)}: {type(exc).__name__}: {exc}") from None
-    except OSError as exc:
-        raise DownloadError(f"{field}: cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _bars(enabled: bool) -> Any:
+    if not enabled:
+        return _NoBars()
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Scalar = Literal["str", "int", "float", "bool", "None", "JsonValue"]
+Scalar = Literal["str", "int", "float", "bool", "None", "JsonValue", "MediaURL", "MediaInput"]
 LiteralValue = str | int | bool | None
 
 

@@ -14,6 +14,7 @@ import sys
 import textwrap
 import types
 import typing
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,11 +71,12 @@ class InputReader:
     * a string field takes VALUE as text (``prompt=5`` sends ``"5"``); any other field, or a key
       the schema does not name, reads VALUE as JSON (``duration=5`` sends ``5``) and falls back to
       text when it is not JSON;
-    * ``KEY=@PATH`` reads a JSON value from the file PATH; for a media field PATH names a local
-      file to send (not supported yet: give a URL); ``KEY=@@text`` sends the text ``@text``.
+    * ``KEY=@PATH`` for a media field sends the local file PATH (read at submit, checked against the
+      media rules, sent as a ``data:`` URI); for any other field it reads a JSON value from the file
+      PATH; ``KEY=@@text`` sends the text ``@text``.
     """
 
-    def __init__(self, input_class: type[RunComfyInput] | None) -> None:
+    def __init__(self, input_class: type[RunComfyInput[Any]] | None) -> None:
         self.text_fields: set[str] = set()
         self.media_fields: set[str] = set()
         if input_class is None:
@@ -94,10 +96,7 @@ class InputReader:
         if raw.startswith("@"):
             path = raw[1:]
             if key in self.media_fields:
-                raise UsageError(
-                    f"--input {key}=@{path}: {key!r} is a media field and @PATH would send the local file "
-                    f"{path!r}, which is not supported yet; give an http(s) URL instead"
-                )
+                return key, Path(path)  # a local file: the client reads it at submit
             return key, read_json_file(path, f"--input {key}=@{path}")
         return key, self._typed(key, raw)
 
@@ -262,7 +261,7 @@ class Follow:
 
         note(f"downloading output files into {self.output_dir} ...")
         try:
-            files = download_outputs(output, Path(self.output_dir))
+            files = download_outputs(output, Path(self.output_dir), progress=True)
         except DownloadError as exc:
             emit(self.request_id, self.model_id, "completed", output, files=None)
             err(f"job {self.request_id} completed but an output file could not be downloaded: {exc}")
@@ -310,13 +309,24 @@ class Follow:
 # Commands -----------------------------------------------------------------------------------------
 
 
-def _input_class(model_id: str) -> type[RunComfyInput]:
+def _input_class(model_id: str) -> type[RunComfyInput[Any]] | None:
+    """The model's ``Input``; None for a model id outside the catalog (run untyped, with a warning),
+    unless it looks like a misspelt catalog id (refused: a typo must not reach the billed service)."""
     import runcomfy_models
 
     try:
         return runcomfy_models.input_class(model_id)
     except KeyError as exc:
-        raise UsageError(str(exc.args[0]) + " (`runcomfy-codegen list` shows the store's models)") from None
+        if "did you mean" in str(exc.args[0]):
+            raise UsageError(
+                str(exc.args[0]) + " (`runcomfy-codegen list` shows the store's models)"
+            ) from None
+    from runcomfy_models._registry import untyped_notice
+
+    if model_id.count("/") < 1 or any(not part for part in model_id.split("/")):
+        raise UsageError(f"unknown model id {model_id!r}: a model id looks like owner/model[/task]")
+    warn(untyped_notice(model_id))
+    return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -329,7 +339,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError("--output-dir downloads a finished job's files: it needs --wait")
         input_class = _input_class(args.model_id)
         payload = InputReader(input_class).payload(args.input, args.json)
-        model = input_class.model_validate(payload)
+        model: RunComfyInput[Any]
+        if input_class is None:
+            from runcomfy_models._registry import untyped_input
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", rm.UntypedModelWarning)  # said above, in CLI terms
+                model = untyped_input(args.model_id, payload)
+        else:
+            model = input_class.model_validate(payload)
+        from runcomfy_models._files import with_local_files
+
+        model = with_local_files(model)  # KEY=@PATH media files, read now: before any network
+    except rm.LocalFileError as exc:
+        err(exc.message)
+        return EXIT_USAGE
     except UsageError as exc:
         err(str(exc))
         return EXIT_USAGE
@@ -339,7 +363,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RecursionError:
         err(f"invalid input for {args.model_id}: nested too deeply")
         return EXIT_USAGE
-    unknown = rm.unknown_inputs(model)
+    unknown = () if model.runcomfy_untyped else rm.unknown_inputs(model)
     if unknown:
         names = ", ".join(map(str, unknown))
         if args.strict:
@@ -360,7 +384,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     note("checking media rules ...")
                     client.check_media(model)
                 submitting = True
-                job: Job = client.submit(model, check_media=False)
+                job: Job[Any] = client.submit(model, check_media=False)
                 follow = Follow(client, job.request_id, args.model_id, args.output_dir)
                 note(f"submitted {args.model_id}: request_id {job.request_id}")
                 if not args.wait:
@@ -535,8 +559,9 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="one input: text for a string field, JSON otherwise (duration=5); KEY=@PATH reads a JSON "
-        "value from a file; KEY=@@text sends text starting with @; repeatable",
+        help="one input: text for a string field, JSON otherwise (duration=5); KEY=@PATH sends the local "
+        "file PATH for a media field (as a data: URI) and reads a JSON value from the file otherwise; "
+        "KEY=@@text sends text starting with @; repeatable",
     )
     p.add_argument(
         "--json", metavar="FILE", help="a JSON file holding the input object (--input entries win)"

@@ -30,6 +30,7 @@ from runcomfy_codegen.ir import (
     ModelRef,
     ModuleIR,
     Primitive,
+    Scalar,
     TypeExpr,
     UnionOf,
 )
@@ -50,13 +51,15 @@ BASE_MODEL_NAMES = frozenset({
     "model_fields_set", "model_json_schema", "model_parametrized_name", "model_post_init",
     "model_rebuild", "model_validate", "model_validate_json", "model_validate_strings", "parse_file",
     "parse_obj", "parse_raw", "schema", "schema_json", "update_forward_refs", "validate",
-    "runcomfy_model_id", "runcomfy_output", "runcomfy_media_rules", "to_payload",
+    "runcomfy_model_id", "runcomfy_output", "runcomfy_media_rules", "runcomfy_media_fields",
+    "runcomfy_untyped", "to_payload",
 })  # fmt: skip
 
 # Names a generated field must not take: they would shadow something the class body or pydantic uses.
 RESERVED_NAMES = BASE_MODEL_NAMES | {
     "str", "int", "float", "bool", "list", "dict", "Any", "Annotated", "ClassVar", "Field", "Final",
-    "Literal", "JsonValue", "JsonInt", "IntChoice", "BoolChoice", "Omittable", "JsonSchemaCheck",
+    "Literal", "JsonValue", "JsonInt", "JsonNumber", "MediaURL", "MediaInput", "IntChoice", "BoolChoice",
+    "Omittable", "JsonSchemaCheck",
     "MediaRule", "RunComfyInput", "RunComfyOutput", "MODEL_ID", "MEDIA_RULES", "MEDIA_FIELDS",
     "Input", "Output", "model_validator", "classmethod", "runcomfy_check_schema", "runcomfy_schema_check",
     "RunComfyModel", "ConfigDict",
@@ -209,6 +212,34 @@ def _with_property_names(leftovers: dict[str, Any], keywords: dict[str, Any]) ->
     return leftovers
 
 
+URL_FORMATS = MEDIA_FORMATS | {"uri-reference", "iri-reference"}
+
+
+def as_scalar(expr: TypeExpr, name: Scalar) -> TypeExpr:
+    """``expr`` with its plain ``str`` (alone, constrained, in a union or a list) spelled ``name``."""
+    if expr == Primitive("str"):
+        return Primitive(name)
+    if isinstance(expr, Constrained):
+        return Constrained(as_scalar(expr.inner, name), expr.constraints, expr.check)
+    if isinstance(expr, UnionOf):
+        return UnionOf(tuple(as_scalar(m, name) for m in expr.members))
+    if isinstance(expr, ListOf):
+        return ListOf(as_scalar(expr.item, name))
+    return expr
+
+
+def _constrained(expr: TypeExpr) -> bool:
+    """Whether a string of ``expr`` carries keywords (``pattern``, ``minLength`` ...): such a media
+    field stays a plain ``str`` (a URL only), since those keywords do not apply to a local path."""
+    if isinstance(expr, Constrained):  # a list's own bounds (minItems) leave its items free
+        return expr.check is not None or not isinstance(expr.inner, ListOf) or _constrained(expr.inner)
+    if isinstance(expr, UnionOf):
+        return any(_constrained(m) for m in expr.members)
+    if isinstance(expr, ListOf):
+        return _constrained(expr.item)
+    return False
+
+
 class _ModuleParser:
     def __init__(self, model_id: str, file: str, def_names: dict[int, str] | None = None) -> None:
         self.model_id = model_id
@@ -219,9 +250,17 @@ class _ModuleParser:
         self.def_names = def_names or {}
         self.shared: dict[tuple[str, str], tuple[ModelIR, set[str]]] = {}
         """One class per ``$defs`` object: (definition name, its keywords as JSON) -> class."""
+        self.media_urls = False
+        """Strings with a URL ``format`` become ``MediaURL`` (set for the output schema)."""
 
     # A node's type -------------------------------------------------------------------------------
     def type_of(self, node: Any, path: tuple[str | int, ...], class_hint: str) -> TypeExpr:
+        expr = self._type_of(node, path, class_hint)
+        if self.media_urls and isinstance(node, dict) and node.get("format") in URL_FORMATS:
+            expr = as_scalar(expr, "MediaURL")  # an output URL: a str that can download its file
+        return expr
+
+    def _type_of(self, node: Any, path: tuple[str | int, ...], class_hint: str) -> TypeExpr:
         if node is True or node == {}:
             return Primitive("JsonValue")
         if node is False:
@@ -494,9 +533,13 @@ def parse_model(model_id: str, module: str, loaded_in: LoadedSchema, loaded_out:
     output_parser.shared = parser.shared  # a definition used by both input and output: one class
     if not isinstance(output_schema, dict):
         raise SchemaError(loaded_out.path, "/output", "the output schema must be an object")
+    output_parser.media_urls = True
     output_model = output_parser.root_model(output_schema, "Output", "output")
     input_model = parser.root_model(input_schema, "Input", "input")
     media = [f.json_name for f in input_model.fields if f.media]
+    for f in input_model.fields:
+        if f.media and not _constrained(f.type):  # a URL, or a local file (pathlib.Path) sent as a data: URI
+            f.type = as_scalar(f.type, "MediaInput")
     return ModuleIR(
         model_id=model_id,
         module_name=module,

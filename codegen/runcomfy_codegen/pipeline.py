@@ -21,6 +21,7 @@ from runcomfy_codegen.manifest import MANIFEST, build_manifest, extend_manifest,
 from runcomfy_codegen.model_id import check_model_id, module_name
 from runcomfy_codegen.schema import store
 from runcomfy_codegen.schema.store import ModelFiles
+from runcomfy_codegen.typed_stub import STUB, assemble, keep_others, parts_of, render_stub
 from runcomfy_codegen.write import HEADER, TreeDiff, compare_tree, write_tree
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class GenerateResult:
     diff: TreeDiff | None = None
     kept: dict[str, str] = field(default_factory=dict)
     """Files an incremental build left in place (relative path -> SHA-256): unchanged on disk."""
+    catalog: list[tuple[str, str]] = field(default_factory=list)
+    """(model id, module name) of every model of the package."""
 
 
 def discover(schemas: Path) -> list[tuple[str, Path]]:
@@ -150,6 +153,8 @@ class _Built:
     text: str | None
     error: CodegenError | None
     warnings: list[str]
+    stub: str = ""
+    """The model's part of ``catalog/_typed.pyi`` (see :mod:`runcomfy_codegen.typed_stub`)."""
 
 
 def _build_one(files: ModelFiles, module: str, allow_unknown: bool) -> _Built:
@@ -162,7 +167,7 @@ def _build_one(files: ModelFiles, module: str, allow_unknown: bool) -> _Built:
         ir = parse_model(files.model_id, module, loaded.input, loaded.output)
         text = render_module(ir)
         _compiles_if_deep(text, loaded.input, loaded.output)
-        return _Built(files.model_id, module, text, None, ir.warnings)
+        return _Built(files.model_id, module, text, None, ir.warnings, render_stub(ir))
     except CodegenError as exc:
         return _Built(files.model_id, module, None, exc, [])
 
@@ -246,6 +251,14 @@ def _build_all(
 CATALOG_INIT = "catalog/__init__.py"
 
 
+def _stub_parts(package: Path) -> dict[str, str]:
+    """model id -> its part of the package's typed stub on disk (empty when unreadable)."""
+    try:
+        return parts_of((package / STUB).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return {}
+
+
 def build_package(
     schemas: Path,
     model_ids: Iterable[str] | None = None,
@@ -280,6 +293,9 @@ def build_package(
         old_schemas, old_files = reusable(reuse, cache)
         if not allow_unknown:
             old_schemas = {k: v for k, v in old_schemas.items() if k not in cache.lenient}
+    # A kept model's part of the typed stub comes from the stub on disk (checked against the manifest).
+    stubs: dict[str, str] = {}
+    old_stubs = _stub_parts(reuse) if reuse is not None and STUB in old_files else {}
     modules: dict[str, str] = {}
     catalog: list[tuple[str, str]] = []
     work: list[tuple[ModelFiles, str]] = []
@@ -305,8 +321,9 @@ def build_package(
             continue
         hashes[model_id] = digest
         rel = f"catalog/{module}.py"
-        if old_schemas.get(model_id) == digest and rel in old_files:
+        if old_schemas.get(model_id) == digest and rel in old_files and model_id in old_stubs:
             result.kept[rel] = old_files[rel]
+            stubs[model_id] = old_stubs[model_id]
             result.models.append(model_id)
             if progress is not None:
                 progress(model_id)
@@ -326,6 +343,7 @@ def build_package(
         assert outcome.text is not None
         result.files[f"catalog/{outcome.module}.py"] = outcome.text
         result.models.append(outcome.model_id)
+        stubs[outcome.model_id] = outcome.stub
         result.warnings.extend(outcome.warnings)
     result.models.sort()
     if not result.errors and set(old_schemas) == set(hashes) and CATALOG_INIT in old_files:
@@ -335,6 +353,8 @@ def build_package(
 
         template = environment().get_template("catalog_init.py.j2")
         result.files[CATALOG_INIT] = template.render(models=catalog)
+    result.files[STUB] = assemble(catalog, stubs)
+    result.catalog = catalog
     for source, target in runtime_files().items():
         result.files[target] = _runtime_file(source)
     if not result.errors:
@@ -386,6 +406,8 @@ def generate(
     # Writing a subset must not remove the modules of the models that were not asked for, and its
     # manifest must still describe the whole package.
     with output_lock(out, PACKAGE):  # one writer at a time per output folder
+        if wanted is not None and STUB in result.files:
+            keep_others(result.files, result.catalog, out / PACKAGE, set(result.models))
         if wanted is not None and MANIFEST in result.files:
             result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], package)
         result.diff = write_tree(package, result.files, prune=wanted is None, kept=result.kept)

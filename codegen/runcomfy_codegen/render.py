@@ -29,16 +29,19 @@ from runcomfy_codegen.ir import (
     TypeExpr,
     UnionOf,
 )
+from runcomfy_codegen.literals import py_literal
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 _PRIMITIVES = {
     "str": "str",
     "int": "JsonInt",
-    "float": "float",
+    "float": "JsonNumber",
     "bool": "bool",
     "None": "None",
     "JsonValue": "JsonValue",
+    "MediaURL": "MediaURL",
+    "MediaInput": "MediaInput",
 }
 _IMPORT_FROM = {
     "Annotated": "typing",
@@ -57,28 +60,15 @@ _IMPORT_FROM = {
     "BoolChoice": "runcomfy_models._types",
     "IntChoice": "runcomfy_models._types",
     "JsonInt": "runcomfy_models._types",
+    "JsonNumber": "runcomfy_models._types",
+    "MediaURL": "runcomfy_models._download",
+    "MediaInput": "runcomfy_models._files",
     "JsonSchemaCheck": "runcomfy_models._types",
     "Omittable": "runcomfy_models._types",
 }
 
 
 # --- safe spelling of schema values ---------------------------------------------------------------
-
-
-def py_literal(value: Any) -> str:
-    """A Python literal for a JSON value; strings prefer double quotes, as ruff format does."""
-    if type(value) is str:  # the common case first
-        text = repr(value)
-        if text.startswith("'") and '"' not in value:
-            text = '"' + text[1:-1] + '"'
-        return text
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(py_literal(v) for v in value) + "]"
-    if value is None or isinstance(value, (bool, int, float)):
-        return repr(value)
-    raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
 # Characters that must not appear raw in generated source: control characters (Cc) but tab and
@@ -285,7 +275,12 @@ def _class_docstring(model: ModelIR, fallback: str) -> str:
 
 
 def _class_view(
-    model: ModelIR, base: str, fallback_doc: str, class_vars: list[str], imports: _Imports
+    model: ModelIR,
+    base: str,
+    fallback_doc: str,
+    class_vars: list[str],
+    imports: _Imports,
+    base_args: str = "",
 ) -> ClassView:
     config = None
     if model.extra == "forbid":
@@ -298,7 +293,7 @@ def _class_view(
         check = f"{imports.use('JsonSchemaCheck')}({py_literal(model.check)})"
     return ClassView(
         name=model.class_name,
-        base=imports.use(base),
+        base=imports.use(base) + base_args,
         docstring=_class_docstring(model, fallback_doc),
         config=config,
         class_vars=class_vars,
@@ -339,10 +334,16 @@ def render_module(module: ModuleIR) -> str:
         "runcomfy_model_id: ClassVar[str] = MODEL_ID",
         "runcomfy_output: ClassVar[type[RunComfyOutput]] = Output",
         "runcomfy_media_rules: ClassVar[tuple[MediaRule, ...]] = MEDIA_RULES",
+        "runcomfy_media_fields: ClassVar[tuple[str, ...]] = MEDIA_FIELDS",
     ]
     imports.use("RunComfyOutput")
     input_ = _class_view(
-        module.input_model, "RunComfyInput", f"Request body of ``{module.model_id}``.", class_vars, imports
+        module.input_model,
+        "RunComfyInput",
+        f"Request body of ``{module.model_id}``.",
+        class_vars,
+        imports,
+        base_args=f"[{module.output_model.class_name}]",
     )
     rules = [
         call(

@@ -15,7 +15,7 @@ httpx with it) and the media prober load on first use too.
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._base import RunComfyInput, RunComfyModel, RunComfyOutput, UnknownInput, unknown_inputs
+from ._base import RunComfyInput, RunComfyModel, RunComfyOutput, UnknownInput, UntypedOutput, unknown_inputs
 from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -40,12 +40,20 @@ from ._exceptions import (
     UnknownInputWarning,
     UnprocessableInputError,
 )
-from ._registry import get, input_class, models, validate_input
+from ._registry import ModelModule, UntypedModelWarning, input_class, models, validate_input
 from ._rules import MediaRule
+
+if TYPE_CHECKING:
+    # get("<catalog id>") is typed by one overload per model: see catalog/_typed.pyi.
+    from runcomfy_models.catalog._typed import get
+else:
+    from ._registry import get
 
 if TYPE_CHECKING:
     from ._batch import BatchResult, BatchRow
     from ._client import AsyncClient, Client
+    from ._download import DownloadError, MediaURL
+    from ._files import LocalFileError
     from ._media import Violation, acheck_media, check_media, metric
     from ._models import CancelOutcome, Job, JobResult, JobStatus
 
@@ -54,6 +62,9 @@ _LAZY = {
     "BatchRow": "._batch",
     "AsyncClient": "._client",
     "Client": "._client",
+    "DownloadError": "._download",
+    "MediaURL": "._download",
+    "LocalFileError": "._files",
     "Violation": "._media",
     "acheck_media": "._media",
     "check_media": "._media",
@@ -90,6 +101,7 @@ __all__ = [
     "CancelOutcome",
     "Client",
     "ConfigurationError",
+    "DownloadError",
     "Hint",
     "InsufficientBalanceError",
     "Job",
@@ -98,9 +110,12 @@ __all__ = [
     "JobResult",
     "JobStatus",
     "JobTimeoutError",
+    "LocalFileError",
     "MediaProbeError",
     "MediaRule",
+    "MediaURL",
     "MediaValidationError",
+    "ModelModule",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -114,6 +129,8 @@ __all__ = [
     "UnknownInputError",
     "UnknownInputWarning",
     "UnprocessableInputError",
+    "UntypedModelWarning",
+    "UntypedOutput",
     "Violation",
     "acheck_media",
     "check_media",

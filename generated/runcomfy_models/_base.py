@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import CoreSchema
@@ -60,12 +60,40 @@ class RunComfyOutput(RunComfyModel):
     """The object under ``output`` in a finished request's result."""
 
 
-class RunComfyInput(RunComfyModel):
-    """A model's request body. ``to_payload()`` is what the client sends."""
+class UntypedOutput(RunComfyOutput):
+    """The output of a model id outside the catalog: every field the service sent, unchecked.
+
+    Read fields as attributes (``output.video``, typed ``Any``) or all of them with ``model_dump()``.
+    """
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...
+
+
+OutputT = TypeVar("OutputT", bound=RunComfyOutput, covariant=True)
+"""The ``Output`` class of a model: what ``Client.run`` returns for its ``Input``."""
+
+
+class RunComfyInput(RunComfyModel, Generic[OutputT]):
+    """A model's request body. ``to_payload()`` is what the client sends.
+
+    Generated classes name their ``Output``, ``class Input(RunComfyInput[Output])``, so a type
+    checker knows what ``client.run(Input(...))`` returns. At run time the link is the
+    ``runcomfy_output`` class variable, and ``RunComfyInput[Output]`` is ``RunComfyInput`` itself:
+    a parametrised pydantic class per model would cost every ``get()`` a class build (~2 ms).
+    """
+
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, params: Any) -> Any:
+            return cls if cls is RunComfyInput else super().__class_getitem__(params)
 
     runcomfy_model_id: ClassVar[str] = ""
     runcomfy_output: ClassVar[type[RunComfyOutput]] = RunComfyOutput
     runcomfy_media_rules: ClassVar[tuple[MediaRule, ...]] = ()
+    runcomfy_media_fields: ClassVar[tuple[str, ...]] = ()
+    runcomfy_untyped: ClassVar[bool] = False
 
     def __init__(self, /, **data: Any) -> None:
         """As :class:`RunComfyModel`, and a key the schema does not name is warned about.
@@ -95,7 +123,7 @@ class UnknownInput(NamedTuple):
         return repr(self.key) + (f" (did you mean {self.suggestion!r}?)" if self.suggestion else "")
 
 
-def unknown_inputs(model: RunComfyInput) -> tuple[UnknownInput, ...]:
+def unknown_inputs(model: RunComfyInput[Any]) -> tuple[UnknownInput, ...]:
     """The keys of ``model`` that its schema does not name (they are sent as extra properties)."""
     extra = model.__pydantic_extra__
     if not extra:
@@ -107,7 +135,7 @@ def unknown_inputs(model: RunComfyInput) -> tuple[UnknownInput, ...]:
     )
 
 
-def check_unknown_inputs(model: RunComfyInput, *, strict: bool = False, stacklevel: int = 2) -> None:
+def check_unknown_inputs(model: RunComfyInput[Any], *, strict: bool = False, stacklevel: int = 2) -> None:
     """Warn (:class:`UnknownInputWarning`) or, when ``strict``, raise (:class:`UnknownInputError`)
     if ``model`` has keys its schema does not name.
 

@@ -52,8 +52,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._base import RunComfyInput, RunComfyOutput
+from ._base import RunComfyInput, RunComfyOutput, UntypedOutput
 from ._base_client import Call
+from ._download import adownload
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -68,7 +69,7 @@ from ._exceptions import (
     SubmitUncertainError,
 )
 from ._models import DONE_STATES, FAILED_STATES, FINAL_STATES, QUEUED, JobResult
-from ._registry import input_class
+from ._registry import UntypedModelWarning, input_class, untyped_input, untyped_notice
 from ._urls import request_path, submit_path
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ class BatchResult:
         try:
             cls = input_class(self.model_id).runcomfy_output
         except KeyError:
-            cls = RunComfyOutput
+            cls = UntypedOutput
         return cls.model_validate(self.output or {})
 
     def to_json(self) -> dict[str, Any]:
@@ -212,8 +213,8 @@ class _Row:
     model_id: str
     input: dict[str, Any]
     canonical: str
-    model: RunComfyInput | None
-    """The validated generated ``Input``; None for a model id outside the catalog (run untyped)."""
+    model: RunComfyInput[Any] | None
+    """The validated generated ``Input`` (an ``UntypedInput`` for a model id outside the catalog)."""
 
     def payload(self) -> dict[str, Any]:
         return self.model.to_payload() if self.model is not None else self.input
@@ -297,7 +298,7 @@ def prepare_rows(
                 raise ValueError(f"duplicate id, first used at {seen[raw_id]}")
             if not isinstance(model_id, str) or not model_id:
                 raise ValueError(f"model_id must be a non-empty string, got {model_id!r}")
-            model: RunComfyInput | None = None
+            model: RunComfyInput[Any] | None = None
             if isinstance(payload, RunComfyInput):
                 model, payload = payload, payload.to_payload()
             if not isinstance(payload, Mapping):
@@ -307,8 +308,11 @@ def prepare_rows(
             if model is None:
                 try:
                     cls = input_class(model_id)
-                except KeyError:
+                except KeyError:  # the client's untyped input: sent as is (the notes below say so)
                     warned[model_id] = warned.get(model_id, 0) + 1
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UntypedModelWarning)
+                        model = untyped_input(model_id, payload)
                 else:
                     from pydantic import ValidationError
 
@@ -327,11 +331,7 @@ def prepare_rows(
             break
     if problems:
         raise BatchInputError(problems)
-    notes = [
-        f"model id {model_id!r} is not in the generated catalog: its {count} row(s) run untyped "
-        "(input sent as is, output kept raw)"
-        for model_id, count in warned.items()
-    ]
+    notes = [f"{untyped_notice(model_id)} ({count} row(s))" for model_id, count in warned.items()]
     return PreparedRows(rows, notes, safe_ids)
 
 
@@ -1151,26 +1151,11 @@ class Batch:
         return files
 
     async def _download(self, url: str, target: Path) -> None:
-        temporary = target.with_name(target.name + ".part")
-        http = self._client._http  # no auth: the token never goes to a media host
-        try:
-            async with http.stream("GET", url, follow_redirects=True) as response:
-                if response.status_code != 200:
-                    raise RunComfyError(f"download {_plain(url)}: HTTP {response.status_code}")
-                size = 0
-                with open(temporary, "wb") as handle:
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > DOWNLOAD_CAP:
-                            raise RunComfyError(f"download {_plain(url)}: larger than {DOWNLOAD_CAP} bytes")
-                        handle.write(chunk)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-            raise
+        """One output file, by the package's one download implementation (``_download``): no API
+        token (the pooled client's requests carry none), a cap, atomic rename, resumed after a drop."""
+        await adownload(
+            url, target, max_bytes=DOWNLOAD_CAP, timeout=DOWNLOAD_DEADLINE, http=self._client._http
+        )
 
     # Cost -------------------------------------------------------------------------------------
     async def _price(self, model_id: str) -> float | None:

@@ -21,14 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import httpx
 import pydantic
 
-from ._base import RunComfyInput, RunComfyOutput, check_unknown_inputs
+from ._base import OutputT, RunComfyInput, RunComfyOutput, UntypedOutput, check_unknown_inputs
 from ._base_client import (
     DEFAULT_LIMITS,
     DEFAULT_MAX_RETRIES,
@@ -48,9 +48,10 @@ from ._exceptions import (
     MediaProbeError,
     RunComfyError,
 )
+from ._files import MAX_FILE_BYTES, MAX_REQUEST_BYTES, has_local_files, with_local_files
 from ._media import AsyncMediaProber, MediaProber, raise_for_violations
 from ._models import CancelOutcome, Job, JobResult, JobStatus
-from ._registry import input_class, validate_input
+from ._registry import input_class, untyped_input, validate_input
 from ._urls import request_path, submit_path
 
 if TYPE_CHECKING:
@@ -58,7 +59,10 @@ if TYPE_CHECKING:
 
     from ._batch import Batch, PreparedRows
 
-InputLike = RunComfyInput | tuple[str, dict[str, Any]]
+AnyInput = RunComfyInput[Any]
+ById = tuple[str, Mapping[str, Any]]
+"""``(model_id, dict)``: validated by the catalog's ``Input``, or sent untyped for another model id."""
+InputLike = AnyInput | ById
 StatusCallback = Callable[[JobStatus], Any]
 T = TypeVar("T")
 M = TypeVar("M", JobStatus, JobResult, CancelOutcome)
@@ -70,35 +74,44 @@ POLL_CAP = 10.0
 MAX_IN_FLIGHT = DEFAULT_LIMITS.max_connections or 100
 
 
-def as_input(value: InputLike, *, strict: bool = False) -> RunComfyInput:
+def as_input(value: InputLike, *, strict: bool = False) -> AnyInput:
     """A generated ``Input`` instance from either accepted form.
 
     Unknown keys of a ``(model_id, dict)`` input are warned about (an ``Input(...)`` call already
     warned when it was built); with ``strict`` they raise ``UnknownInputError`` in either form.
+    A model id outside the catalog gives an untyped input (see ``_registry.untyped_input``).
     """
     if isinstance(value, RunComfyInput):
-        if strict:
+        if strict and not value.runcomfy_untyped:
             check_unknown_inputs(value, strict=True)
         return value
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-        model = validate_input(value[0], value[1])
+        try:
+            model = validate_input(value[0], value[1])
+        except KeyError:
+            return untyped_input(value[0], value[1], stacklevel=4)
         check_unknown_inputs(model, strict=strict, stacklevel=3)
         return model
     raise TypeError("input must be a generated Input instance or a (model_id, dict) tuple")
 
 
-def _job_call(action: str, job: str | Job) -> Call:
+def _job_call(action: str, job: str | Job[Any]) -> Call:
     """The call for ``status``, ``result`` or ``cancel`` of a job (given by handle or request id)."""
     rid = job.request_id if isinstance(job, Job) else job
     return Call("POST" if action == "cancel" else "GET", request_path(rid, action), request_id=rid)
 
 
-def _submit_call(model: RunComfyInput) -> Call:
+def _submit_call(model: AnyInput) -> Call:
     return Call("POST", submit_path(model.runcomfy_model_id), model.to_payload(), is_submit=True)
 
 
 def _output_class(model_id: str | None) -> type[RunComfyOutput]:
-    return input_class(model_id).runcomfy_output if model_id else RunComfyOutput
+    if not model_id:
+        return RunComfyOutput
+    try:
+        return input_class(model_id).runcomfy_output
+    except KeyError:  # a model id outside the catalog: its output, untyped
+        return UntypedOutput
 
 
 def _typed_output(result: JobResult, model_id: str | None) -> RunComfyOutput:
@@ -136,6 +149,17 @@ def _timeout_error(request_id: str, timeout: float, model_id: str | None) -> Job
     )
 
 
+class _Files:
+    max_file_bytes: int
+    max_request_bytes: int
+
+    def _with_files(self, model: AnyInput) -> AnyInput:
+        """``model`` with its local files read into ``data:`` URIs (see ``_files``)."""
+        return with_local_files(
+            model, max_file_bytes=self.max_file_bytes, max_request_bytes=self.max_request_bytes
+        )
+
+
 def _raise_if_past(deadline: float | None) -> None:
     if deadline is not None and time.monotonic() >= deadline:
         raise APITimeoutError(
@@ -143,7 +167,7 @@ def _raise_if_past(deadline: float | None) -> None:
         ) from None
 
 
-class Client(BaseClient):
+class Client(_Files, BaseClient):
     """Synchronous RunComfy client. A context manager; pass ``http_client=`` to bring your own."""
 
     def __init__(
@@ -155,9 +179,15 @@ class Client(BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
         strict_inputs: bool = False,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         super().__init__(token=token, base_url=base_url, timeout=timeout, max_retries=max_retries)
         self.strict_inputs = strict_inputs
+        self.max_file_bytes = max_file_bytes
+        """Largest local file a media input may send as a ``data:`` URI (6 MiB by default)."""
+        self.max_request_bytes = max_request_bytes
+        """Largest request body with local files in it (64 MiB by default)."""
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self.timeout, limits=DEFAULT_LIMITS)
         self._prober = MediaProber(self._http)
@@ -208,11 +238,17 @@ class Client(BaseClient):
                 attempt += 1
 
     # The four endpoints ---------------------------------------------------------------------------
-    def submit(self, input: InputLike, *, check_media: bool = True) -> Job:
-        """Submit a job. Media inputs are checked against the schema's custom rules first."""
+    @overload
+    def submit(self, input: RunComfyInput[OutputT], *, check_media: bool = True) -> Job[OutputT]: ...
+    @overload
+    def submit(self, input: ById, *, check_media: bool = True) -> Job[RunComfyOutput]: ...
+    def submit(self, input: InputLike, *, check_media: bool = True) -> Job[Any]:
+        """Submit a job. Media inputs are checked against the schema's custom rules first (local
+        files too, then sent as ``data:`` URIs); the handle carries the model's ``Output`` type."""
         return self._submit(as_input(input, strict=self.strict_inputs), check_media, None)
 
-    def _submit(self, model: RunComfyInput, check_media: bool, deadline: float | None) -> Job:
+    def _submit(self, model: AnyInput, check_media: bool, deadline: float | None) -> Job[Any]:
+        model = self._with_files(model)
         if check_media:
             try:
                 raise_for_violations(self._prober.check(model, deadline))
@@ -223,29 +259,30 @@ class Client(BaseClient):
         body = self._request(call, deadline)
         return self._parse(call, Job, {**body, "model_id": model.runcomfy_model_id})
 
-    def _call(self, action: str, job: str | Job, model: type[M], deadline: float | None = None) -> M:
+    def _call(self, action: str, job: str | Job[Any], model: type[M], deadline: float | None = None) -> M:
         call = _job_call(action, job)
         return self._parse(call, model, self._request(call, deadline))
 
-    def status(self, request_id: str | Job) -> JobStatus:
+    def status(self, request_id: str | Job[Any]) -> JobStatus:
         return self._call("status", request_id, JobStatus)
 
-    def result(self, request_id: str | Job) -> JobResult:
+    def result(self, request_id: str | Job[Any]) -> JobResult:
         return self._call("result", request_id, JobResult)
 
-    def cancel(self, request_id: str | Job) -> CancelOutcome:
+    def cancel(self, request_id: str | Job[Any]) -> CancelOutcome:
         """Cancel a queued job; a running one answers ``outcome == "not_cancellable"``."""
         return self._call("cancel", request_id, CancelOutcome)
 
     # Media ----------------------------------------------------------------------------------------
     def check_media(self, input: InputLike) -> None:
         """Run the schema's custom media rules; raise ``MediaValidationError`` listing every violation."""
-        raise_for_violations(self._prober.check(as_input(input)))
+        raise_for_violations(self._prober.check(self._with_files(as_input(input))))
 
     # Waiting --------------------------------------------------------------------------------------
+    @overload
     def wait(
         self,
-        job: Job | str,
+        job: Job[OutputT],
         *,
         model_id: str | None = None,
         timeout: float = DEFAULT_RUN_TIMEOUT,
@@ -253,7 +290,30 @@ class Client(BaseClient):
         max_poll_interval: float = POLL_CAP,
         on_status: StatusCallback | None = None,
         cancel_on_interrupt: bool = True,
-    ) -> RunComfyOutput:
+    ) -> OutputT: ...
+    @overload
+    def wait(
+        self,
+        job: str,
+        *,
+        model_id: str | None = None,
+        timeout: float = DEFAULT_RUN_TIMEOUT,
+        poll_interval: float = POLL_START,
+        max_poll_interval: float = POLL_CAP,
+        on_status: StatusCallback | None = None,
+        cancel_on_interrupt: bool = True,
+    ) -> RunComfyOutput: ...
+    def wait(
+        self,
+        job: Job[Any] | str,
+        *,
+        model_id: str | None = None,
+        timeout: float = DEFAULT_RUN_TIMEOUT,
+        poll_interval: float = POLL_START,
+        max_poll_interval: float = POLL_CAP,
+        on_status: StatusCallback | None = None,
+        cancel_on_interrupt: bool = True,
+    ) -> Any:
         """Poll until the job is final, then return its typed ``Output`` (resumable from a request id).
 
         ``timeout`` is one deadline for the whole call: every poll, read, retry and backoff.
@@ -267,7 +327,7 @@ class Client(BaseClient):
 
     def _wait(
         self,
-        job: Job | str,
+        job: Job[Any] | str,
         model_id: str | None,
         timeout: float,
         deadline: float,
@@ -304,6 +364,28 @@ class Client(BaseClient):
                     self.cancel(rid)
             raise
 
+    @overload
+    def run(
+        self,
+        input: RunComfyInput[OutputT],
+        *,
+        timeout: float = DEFAULT_RUN_TIMEOUT,
+        poll_interval: float = POLL_START,
+        max_poll_interval: float = POLL_CAP,
+        on_status: StatusCallback | None = None,
+        check_media: bool = True,
+    ) -> OutputT: ...
+    @overload
+    def run(
+        self,
+        input: ById,
+        *,
+        timeout: float = DEFAULT_RUN_TIMEOUT,
+        poll_interval: float = POLL_START,
+        max_poll_interval: float = POLL_CAP,
+        on_status: StatusCallback | None = None,
+        check_media: bool = True,
+    ) -> RunComfyOutput: ...
     def run(
         self,
         input: InputLike,
@@ -313,7 +395,7 @@ class Client(BaseClient):
         max_poll_interval: float = POLL_CAP,
         on_status: StatusCallback | None = None,
         check_media: bool = True,
-    ) -> RunComfyOutput:
+    ) -> Any:
         """Submit, wait and return the typed ``Output``. ``timeout`` is one deadline for the whole run."""
         deadline = time.monotonic() + timeout
         model = as_input(input, strict=self.strict_inputs)
@@ -323,7 +405,7 @@ class Client(BaseClient):
         )
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(_Files, BaseClient):
     """Asynchronous twin of :class:`Client`; many jobs run at once on one event loop (``run_many``)."""
 
     def __init__(
@@ -335,9 +417,15 @@ class AsyncClient(BaseClient):
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
         strict_inputs: bool = False,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         super().__init__(token=token, base_url=base_url, timeout=timeout, max_retries=max_retries)
         self.strict_inputs = strict_inputs
+        self.max_file_bytes = max_file_bytes
+        """Largest local file a media input may send as a ``data:`` URI (6 MiB by default)."""
+        self.max_request_bytes = max_request_bytes
+        """Largest request body with local files in it (64 MiB by default)."""
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, limits=DEFAULT_LIMITS)
         # Probes bypass httpx's pool when the HTTP client is ours (see AsyncMediaProber's direct).
@@ -393,10 +481,16 @@ class AsyncClient(BaseClient):
                 await asyncio.sleep(delay)
                 attempt += 1
 
-    async def submit(self, input: InputLike, *, check_media: bool = True) -> Job:
+    @overload
+    async def submit(self, input: RunComfyInput[OutputT], *, check_media: bool = True) -> Job[OutputT]: ...
+    @overload
+    async def submit(self, input: ById, *, check_media: bool = True) -> Job[RunComfyOutput]: ...
+    async def submit(self, input: InputLike, *, check_media: bool = True) -> Job[Any]:
         return await self._submit(as_input(input, strict=self.strict_inputs), check_media, None)
 
-    async def _submit(self, model: RunComfyInput, check_media: bool, deadline: float | None) -> Job:
+    async def _submit(self, model: AnyInput, check_media: bool, deadline: float | None) -> Job[Any]:
+        if has_local_files(model):  # reading up to 64 MiB: off the event loop
+            model = await asyncio.to_thread(self._with_files, model)
         if check_media:
             try:
                 raise_for_violations(await self._prober.check(model, deadline))
@@ -407,25 +501,31 @@ class AsyncClient(BaseClient):
         body = await self._request(call, deadline)
         return self._parse(call, Job, {**body, "model_id": model.runcomfy_model_id})
 
-    async def _call(self, action: str, job: str | Job, model: type[M], deadline: float | None = None) -> M:
+    async def _call(
+        self, action: str, job: str | Job[Any], model: type[M], deadline: float | None = None
+    ) -> M:
         call = _job_call(action, job)
         return self._parse(call, model, await self._request(call, deadline))
 
-    async def status(self, request_id: str | Job) -> JobStatus:
+    async def status(self, request_id: str | Job[Any]) -> JobStatus:
         return await self._call("status", request_id, JobStatus)
 
-    async def result(self, request_id: str | Job) -> JobResult:
+    async def result(self, request_id: str | Job[Any]) -> JobResult:
         return await self._call("result", request_id, JobResult)
 
-    async def cancel(self, request_id: str | Job) -> CancelOutcome:
+    async def cancel(self, request_id: str | Job[Any]) -> CancelOutcome:
         return await self._call("cancel", request_id, CancelOutcome)
 
     async def check_media(self, input: InputLike) -> None:
-        raise_for_violations(await self._prober.check(as_input(input)))
+        model = as_input(input)
+        if has_local_files(model):
+            model = await asyncio.to_thread(self._with_files, model)
+        raise_for_violations(await self._prober.check(model))
 
+    @overload
     async def wait(
         self,
-        job: Job | str,
+        job: Job[OutputT],
         *,
         model_id: str | None = None,
         timeout: float = DEFAULT_RUN_TIMEOUT,
@@ -433,7 +533,30 @@ class AsyncClient(BaseClient):
         max_poll_interval: float = POLL_CAP,
         on_status: StatusCallback | None = None,
         cancel_on_interrupt: bool = True,
-    ) -> RunComfyOutput:
+    ) -> OutputT: ...
+    @overload
+    async def wait(
+        self,
+        job: str,
+        *,
+        model_id: str | None = None,
+        timeout: float = DEFAULT_RUN_TIMEOUT,
+        poll_interval: float = POLL_START,
+        max_poll_interval: float = POLL_CAP,
+        on_status: StatusCallback | None = None,
+        cancel_on_interrupt: bool = True,
+    ) -> RunComfyOutput: ...
+    async def wait(
+        self,
+        job: Job[Any] | str,
+        *,
+        model_id: str | None = None,
+        timeout: float = DEFAULT_RUN_TIMEOUT,
+        poll_interval: float = POLL_START,
+        max_poll_interval: float = POLL_CAP,
+        on_status: StatusCallback | None = None,
+        cancel_on_interrupt: bool = True,
+    ) -> Any:
         deadline = time.monotonic() + timeout
         return await self._wait(
             job, model_id, timeout, deadline, poll_interval, max_poll_interval, on_status, cancel_on_interrupt
@@ -441,7 +564,7 @@ class AsyncClient(BaseClient):
 
     async def _wait(
         self,
-        job: Job | str,
+        job: Job[Any] | str,
         model_id: str | None,
         timeout: float,
         deadline: float,
@@ -480,6 +603,28 @@ class AsyncClient(BaseClient):
                     await asyncio.shield(self.cancel(rid))
             raise
 
+    @overload
+    async def run(
+        self,
+        input: RunComfyInput[OutputT],
+        *,
+        timeout: float = DEFAULT_RUN_TIMEOUT,
+        poll_interval: float = POLL_START,
+        max_poll_interval: float = POLL_CAP,
+        on_status: StatusCallback | None = None,
+        check_media: bool = True,
+    ) -> OutputT: ...
+    @overload
+    async def run(
+        self,
+        input: ById,
+        *,
+        timeout: float = DEFAULT_RUN_TIMEOUT,
+        poll_interval: float = POLL_START,
+        max_poll_interval: float = POLL_CAP,
+        on_status: StatusCallback | None = None,
+        check_media: bool = True,
+    ) -> RunComfyOutput: ...
     async def run(
         self,
         input: InputLike,
@@ -489,7 +634,7 @@ class AsyncClient(BaseClient):
         max_poll_interval: float = POLL_CAP,
         on_status: StatusCallback | None = None,
         check_media: bool = True,
-    ) -> RunComfyOutput:
+    ) -> Any:
         deadline = time.monotonic() + timeout
         model = as_input(input, strict=self.strict_inputs)
         job = await self._submit(model, check_media, deadline)
@@ -497,6 +642,42 @@ class AsyncClient(BaseClient):
             job, model.runcomfy_model_id, timeout, deadline, poll_interval, max_poll_interval, on_status
         )
 
+    @overload
+    async def run_many(
+        self,
+        inputs: Iterable[RunComfyInput[OutputT]],
+        *,
+        concurrency: int = 16,
+        return_exceptions: Literal[False] = False,
+        **run_options: Any,
+    ) -> list[OutputT]: ...
+    @overload
+    async def run_many(
+        self,
+        inputs: Iterable[RunComfyInput[OutputT]],
+        *,
+        concurrency: int = 16,
+        return_exceptions: Literal[True],
+        **run_options: Any,
+    ) -> list[OutputT | BaseException]: ...
+    @overload
+    async def run_many(
+        self,
+        inputs: Iterable[InputLike],
+        *,
+        concurrency: int = 16,
+        return_exceptions: Literal[False] = False,
+        **run_options: Any,
+    ) -> list[RunComfyOutput]: ...
+    @overload
+    async def run_many(
+        self,
+        inputs: Iterable[InputLike],
+        *,
+        concurrency: int = 16,
+        return_exceptions: bool,
+        **run_options: Any,
+    ) -> list[RunComfyOutput | BaseException]: ...
     async def run_many(
         self,
         inputs: Iterable[InputLike],
@@ -504,16 +685,20 @@ class AsyncClient(BaseClient):
         concurrency: int = 16,
         return_exceptions: bool = False,
         **run_options: Any,
-    ) -> Sequence[RunComfyOutput | BaseException]:
-        """Run many jobs at once on this event loop, at most ``concurrency`` in flight; results in order."""
+    ) -> list[Any]:
+        """Run many jobs at once on this event loop, at most ``concurrency`` in flight; results in order.
+
+        The list holds each model's ``Output``; with ``return_exceptions=True`` a job that raised
+        holds its exception instead (as ``asyncio.gather``)."""
         semaphore = asyncio.Semaphore(concurrency)
 
         async def one(item: InputLike) -> RunComfyOutput:
             async with semaphore:
-                return await self.run(item, **run_options)
+                output: RunComfyOutput = await self.run(item, **run_options)
+                return output
 
         tasks = [one(item) for item in inputs]
-        return await asyncio.gather(*tasks, return_exceptions=return_exceptions)
+        return list(await asyncio.gather(*tasks, return_exceptions=return_exceptions))
 
     def run_batch(
         self, rows: Iterable[Any] | PreparedRows, *, journal: str | os.PathLike[str], **options: Any

@@ -300,7 +300,7 @@ class _ProberBase:
         self.round_trips = 0
 
     @staticmethod
-    def targets(model: RunComfyInput) -> list[tuple[MediaRule, str, int | None, str]]:
+    def targets(model: RunComfyInput[Any]) -> list[tuple[MediaRule, str, int | None, str]]:
         """(rule, field, item index, value) for every rule and value the payload sets."""
         payload = model.to_payload()
         found: list[tuple[MediaRule, str, int | None, str]] = []
@@ -424,7 +424,7 @@ class MediaProber(_ProberBase):
         self._http = http
         self._timeout_config = timeout
 
-    def check(self, model: RunComfyInput, deadline: float | None = None) -> list[Violation]:
+    def check(self, model: RunComfyInput[Any], deadline: float | None = None) -> list[Violation]:
         """Every violation of ``model``'s media rules; ``deadline`` (``time.monotonic()``) caps the
         probes' own deadline (a ``run``'s overall deadline)."""
         targets = self.targets(model)
@@ -506,7 +506,7 @@ class AsyncMediaProber(_ProberBase):
         self._timeout_config = timeout
         self.direct = direct and not _environment_configures_http()
 
-    async def check(self, model: RunComfyInput, deadline: float | None = None) -> list[Violation]:
+    async def check(self, model: RunComfyInput[Any], deadline: float | None = None) -> list[Violation]:
         targets = self.targets(model)
         unique: dict[str, tuple[str, int | None]] = {}
         for _rule, field, index, value in targets:
@@ -698,9 +698,10 @@ def check_media(
     Raises :class:`MediaProbeError` when a value cannot be measured.
     """
     from ._client import as_input
+    from ._files import with_local_files  # a local file (pathlib.Path) is measured from its bytes
 
     with httpx.Client() if http_client is None else _borrowed(http_client) as http:
-        return MediaProber(http, httpx.Timeout(timeout)).check(as_input(input))
+        return MediaProber(http, httpx.Timeout(timeout)).check(with_local_files(as_input(input)))
 
 
 async def acheck_media(
@@ -711,11 +712,13 @@ async def acheck_media(
 ) -> list[Violation]:
     """Async twin of :func:`check_media`; the input's media values are measured concurrently."""
     from ._client import as_input
+    from ._files import with_local_files  # a local file (pathlib.Path) is measured from its bytes
 
+    model = with_local_files(as_input(input))
     if http_client is not None:
-        return await AsyncMediaProber(http_client, httpx.Timeout(timeout)).check(as_input(input))
+        return await AsyncMediaProber(http_client, httpx.Timeout(timeout)).check(model)
     async with httpx.AsyncClient() as http:
-        return await AsyncMediaProber(http, httpx.Timeout(timeout), direct=True).check(as_input(input))
+        return await AsyncMediaProber(http, httpx.Timeout(timeout), direct=True).check(model)
 
 
 class _borrowed:

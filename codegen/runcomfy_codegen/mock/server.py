@@ -49,6 +49,11 @@ def _example_output(output_class: Any, media_base: str) -> dict[str, Any]:
     return result
 
 
+UNTYPED_PREFIX = "mock/"
+"""Model ids under ``mock/`` that are not in the catalog are served untyped (any input, echoed back):
+what a model the client has no schema for looks like."""
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -258,6 +263,9 @@ class _Handler(BaseHTTPRequestHandler):
 
             module = runcomfy_models.get(model_id)
         except KeyError:
+            if model_id.startswith(UNTYPED_PREFIX):  # a model the client has no schema for
+                self._submit_untyped(model_id, raw)
+                return
             self._error(404, f"model {model_id!r} not found", 404001)
             return
         try:
@@ -282,6 +290,21 @@ class _Handler(BaseHTTPRequestHandler):
         error = {"message": "job failed (injected by the mock server)"} if failed else mock.media_error(model)
         job = mock.jobs.create(model_id, payload, error)
         job.output = _example_output(module.Output, f"{mock.base_url}/media/{job.request_id}")
+        self._json(200, mock.urls(job))
+
+    def _submit_untyped(self, model_id: str, raw: bytes) -> None:
+        """``mock/<anything>``: any JSON object is accepted; the output echoes it beside a media URL."""
+        mock = self.server.mock
+        try:
+            payload = json.loads(raw or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            self._error(400, "body is not JSON")
+            return
+        if not isinstance(payload, dict):
+            self._error(422, "invalid input: the body must be a JSON object")
+            return
+        job = mock.jobs.create(model_id, payload, None)
+        job.output = {"image": f"{mock.base_url}/media/{job.request_id}/output.png", "echo": payload}
         self._json(200, mock.urls(job))
 
     def _model_info(self, model_id: str) -> None:

@@ -7,9 +7,11 @@ queue API, whose documented shapes have known variants (``succeeded``/``complete
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+from ._base import OutputT
 
 QUEUED = "in_queue"
 RUNNING = "in_progress"
@@ -30,8 +32,12 @@ def _normalise_status(value: Any) -> Any:
     return value
 
 
-class Job(_Reply):
-    """A submitted job: keep ``request_id`` (and ``model_id``) to resume it later."""
+class Job(_Reply, Generic[OutputT]):
+    """A submitted job: keep ``request_id`` (and ``model_id``) to resume it later.
+
+    ``Job[Output]`` (for a type checker only) carries the model's ``Output``: ``client.wait(job)``
+    returns it.
+    """
 
     request_id: str
     model_id: str | None = None

@@ -4,6 +4,8 @@ pydantic's strict mode gets most of JSON Schema right; these aliases cover the r
 
 * :data:`JsonInt`: JSON Schema counts ``1.0`` as an integer (strict ``int`` would refuse it);
   it is accepted and stored as ``1``. Booleans and strings stay refused.
+* :data:`JsonNumber`: a ``number``: an integer given stays that integer (strict ``float`` would turn
+  ``9007199254740993`` into ``9007199254740992.0``, a different value); floats as usual.
 * :data:`IntChoice`: ``Literal`` compares with ``==``, so ``Literal[1]`` would take ``True``;
   JSON Schema's ``enum`` does not.
 * :data:`BoolChoice`: likewise ``Literal[False]`` would take ``0``.
@@ -37,7 +39,7 @@ from collections.abc import Callable
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, PlainSerializer, ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import PydanticCustomError, SchemaValidator, core_schema
 
 T = TypeVar("T")
@@ -63,7 +65,17 @@ def _not_null(value: Any) -> Any:
     return value
 
 
+def _keep_integer(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    result = handler(value)  # the float checks and bounds (a bool or a string is refused here)
+    return value if type(value) is int else result
+
+
+def _as_given(value: Any) -> Any:
+    return value
+
+
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+JsonNumber = Annotated[float, WrapValidator(_keep_integer), PlainSerializer(_as_given, return_type=Any)]
 IntChoice = Annotated[T, BeforeValidator(_json_integer)]
 BoolChoice = Annotated[T, BeforeValidator(_json_boolean)]
 Omittable = Annotated[T | None, BeforeValidator(_not_null)]

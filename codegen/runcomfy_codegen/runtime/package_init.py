@@ -14,7 +14,7 @@ httpx with it) and the media prober load on first use too.
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._base import RunComfyInput, RunComfyModel, RunComfyOutput, UnknownInput, unknown_inputs
+from ._base import RunComfyInput, RunComfyModel, RunComfyOutput, UnknownInput, UntypedOutput, unknown_inputs
 from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -39,12 +39,20 @@ from ._exceptions import (
     UnknownInputWarning,
     UnprocessableInputError,
 )
-from ._registry import get, input_class, models, validate_input
+from ._registry import ModelModule, UntypedModelWarning, input_class, models, validate_input
 from ._rules import MediaRule
+
+if TYPE_CHECKING:
+    # get("<catalog id>") is typed by one overload per model: see catalog/_typed.pyi.
+    from runcomfy_models.catalog._typed import get
+else:
+    from ._registry import get
 
 if TYPE_CHECKING:
     from ._batch import BatchResult, BatchRow
     from ._client import AsyncClient, Client
+    from ._download import DownloadError, MediaURL
+    from ._files import LocalFileError
     from ._media import Violation, acheck_media, check_media, metric
     from ._models import CancelOutcome, Job, JobResult, JobStatus
 
@@ -53,6 +61,9 @@ _LAZY = {
     "BatchRow": "._batch",
     "AsyncClient": "._client",
     "Client": "._client",
+    "DownloadError": "._download",
+    "MediaURL": "._download",
+    "LocalFileError": "._files",
     "Violation": "._media",
     "acheck_media": "._media",
     "check_media": "._media",
@@ -89,6 +100,7 @@ __all__ = [
     "CancelOutcome",
     "Client",
     "ConfigurationError",
+    "DownloadError",
     "Hint",
     "InsufficientBalanceError",
     "Job",
@@ -97,9 +109,12 @@ __all__ = [
     "JobResult",
     "JobStatus",
     "JobTimeoutError",
+    "LocalFileError",
     "MediaProbeError",
     "MediaRule",
+    "MediaURL",
     "MediaValidationError",
+    "ModelModule",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -113,6 +128,8 @@ __all__ = [
     "UnknownInputError",
     "UnknownInputWarning",
     "UnprocessableInputError",
+    "UntypedModelWarning",
+    "UntypedOutput",
     "Violation",
     "acheck_media",
     "check_media",

@@ -8,6 +8,8 @@ from typing import ClassVar, Final, Literal
 from pydantic import Field
 
 from runcomfy_models._base import RunComfyInput, RunComfyOutput
+from runcomfy_models._download import MediaURL
+from runcomfy_models._files import MediaInput
 from runcomfy_models._rules import MediaRule
 from runcomfy_models._types import IntChoice, Omittable
 
@@ -17,10 +19,10 @@ MODEL_ID: Final = "bytedance/seedance-v1.5-pro/image-to-video"
 class Output(RunComfyOutput):
     """The ``output`` object of a finished request."""
 
-    image: Omittable[str] = Field(default=None, json_schema_extra={"format": "uri"})
-    video: Omittable[str] = Field(default=None, json_schema_extra={"format": "uri"})
-    images: Omittable[list[str]] = Field(default=None)
-    videos: Omittable[list[str]] = Field(default=None)
+    image: Omittable[MediaURL] = Field(default=None, json_schema_extra={"format": "uri"})
+    video: Omittable[MediaURL] = Field(default=None, json_schema_extra={"format": "uri"})
+    images: Omittable[list[MediaURL]] = Field(default=None)
+    videos: Omittable[list[MediaURL]] = Field(default=None)
 
 
 MEDIA_FIELDS: Final[tuple[str, ...]] = ("first_frame_image_url",)
@@ -80,18 +82,19 @@ MEDIA_RULES: Final[tuple[MediaRule, ...]] = (
 """RunComfy's custom ``validations`` rules, checked by ``runcomfy_models.check_media``."""
 
 
-class Input(RunComfyInput):
+class Input(RunComfyInput[Output]):
     """Request body of ``bytedance/seedance-v1.5-pro/image-to-video``."""
 
     runcomfy_model_id: ClassVar[str] = MODEL_ID
     runcomfy_output: ClassVar[type[RunComfyOutput]] = Output
     runcomfy_media_rules: ClassVar[tuple[MediaRule, ...]] = MEDIA_RULES
+    runcomfy_media_fields: ClassVar[tuple[str, ...]] = MEDIA_FIELDS
 
     prompt: str = Field(
         title="Prompt",
         description="Le prompt doit contenir moins de 500 caractères pour obtenir de meilleurs résultats.",
     )
-    first_frame_image_url: str = Field(title="Image de départ")
+    first_frame_image_url: MediaInput = Field(title="Image de départ")
     resolution: Literal["480p", "720p", "1080p"] = Field(default="480p", title="Résolution")
     ratio: Literal["16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"] = Field(
         default="adaptive",
