@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests lint typecheck regenerate drift bench``."""
+"""Developer sessions: ``nox -s tests lint typecheck regenerate drift bench bench-issues``."""
 
 from __future__ import annotations
 
@@ -49,5 +49,16 @@ def drift(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: every target against its baseline, measured in the same run."""
-    session.install("-e", ".[dev,bench]")
+    session.install("-e", ".[dev]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(name="bench-issues")
+def bench_issues(session: nox.Session) -> None:
+    """The other benchmark scripts: real-schema corpus, type checking, batch, upstream sync.
+
+    (``benchmarks/install_size.py`` needs the package index and is run by hand.)
+    """
+    session.install("-e", ".[dev]")
+    for script in ("real_corpus.py", "typecheck.py", "batch.py", "sync.py"):
+        session.run("python", f"benchmarks/{script}")
