@@ -114,7 +114,7 @@ def discover(store: Path) -> list[ModelFiles]:
             if entry.is_dir(follow_symlinks=False):
                 if entry.name in (INPUT, OUTPUT):  # never a model folder: refused, not skipped
                     shown = f"{prefix}{model_id}/{entry.name}" if model_id else f"{prefix}{entry.name}"
-                    raise SchemaError(shown, "", "is a folder, not a schema file")
+                    raise SchemaError(shown, "", "is a folder, not a regular file")
                 pending.append((entry.path, f"{model_id}/{entry.name}" if model_id else entry.name))
             elif entry.name == INPUT:
                 has_input = True
