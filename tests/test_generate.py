@@ -80,7 +80,8 @@ def test_a_model_that_leaves_the_store_loses_its_module(store: Path, tmp_path: P
     assert main(["check", "--schemas", str(store), "--out", str(out)]) == 1
     gen(store, out)
     assert not (out / "runcomfy_models/catalog/acme__copy_model.py").exists()
-    assert (out / "runcomfy_models/catalog/notes.py").exists()  # not ours: never removed
+    # the package folder holds only what generate writes (the contract): any other file is removed
+    assert not (out / "runcomfy_models/catalog/notes.py").exists()
     assert "acme/copy-model" not in (out / "runcomfy_models/catalog/__init__.py").read_text(encoding="utf-8")
 
 
@@ -200,8 +201,8 @@ def test_check_uses_manifest_hashes_and_falls_back_to_a_full_compare(
     assert main(["check", "--schemas", str(store), "--out", str(out)]) == 0
     assert "manifest hashes" in capsys.readouterr().out
     (out / "runcomfy_models/catalog/notes.py").write_text("# mine, not generated\n", encoding="utf-8")
-    assert main(["check", "--schemas", str(store), "--out", str(out)]) == 0  # full compare: still clean
-    assert "(1 models)" in capsys.readouterr().out
+    assert main(["check", "--schemas", str(store), "--out", str(out)]) == 1  # full compare: a stray file
+    assert "removed: catalog/notes.py" in capsys.readouterr().out
     schema_file = store / SEED_ID / "input.json"
     schema_file.write_text(schema_file.read_text(encoding="utf-8") + " ", encoding="utf-8")  # same schema
     assert main(["check", "--schemas", str(store), "--out", str(out)]) == 1  # the manifest records the bytes

@@ -114,11 +114,15 @@ def test_a_killed_runs_temp_files_are_removed_by_the_next_run(store: Path, tmp_p
         path.write_text("half")
     staging = out / f".{pipeline.PACKAGE}.4242.tmp"
     (staging / "catalog").mkdir(parents=True)
-    keep = package / ".user-notes.tmp"  # not ours: no pid in its name
+    keep = package / ".user-notes.tmp"  # not a temp file of ours: no pid in its name
     keep.write_text("mine")
-    pipeline.generate(store, out)
-    assert not any(p.exists() for p in stale) and not staging.exists()
+    assert sorted(remove_stale_temps(package)) == sorted([staging, *stale])
     assert keep.exists()
+    for path in stale:
+        path.write_text("half")
+    pipeline.generate(store, out)
+    assert not any(p.exists() for p in stale)
+    assert not keep.exists()  # but a file generate does not write: drift, removed by generate
     assert remove_stale_temps(package) == []
 
 

@@ -332,3 +332,42 @@ def test_a_snapshot_holds_only_for_the_generator_that_took_it(
     assert hashcache.snapshot_holds(cache, *where)
     monkeypatch.setattr(hashcache, "GENERATOR", str(tmp_path / "another-install"))
     assert not hashcache.snapshot_holds(cache, *where)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_any_file_generate_would_not_write_is_drift_and_generate_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], full: bool
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    out = tmp_path / "out"
+    package = out / "runcomfy_models"
+    check = ["check", "--schemas", str(schemas), "--out", str(out), *(["--full"] if full else [])]
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert main(check) == 0  # records the snapshot (the fast path)
+    (package / "__pycache__").mkdir(exist_ok=True)
+    (package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"")  # caches are not drift
+    capsys.readouterr()
+    assert main(check) == 0
+    # files without the generated header, anywhere in the package, and a stray folder
+    (package / "catalog" / "evil.py").write_text("x=1\n", encoding="utf-8")
+    (package / "notes.txt").write_text("hi\n", encoding="utf-8")
+    (package / "junk" / "deep").mkdir(parents=True)
+    (package / "junk" / "deep" / "file").write_text("", encoding="utf-8")
+    (package / "link.py").symlink_to(tmp_path)
+    capsys.readouterr()
+    assert main(check) == 1
+    said = capsys.readouterr().out
+    for rel in ("catalog/evil.py", "notes.txt", "junk/", "link.py"):
+        assert f"removed: {rel}\n" in said
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert "4 removed" in capsys.readouterr().out
+    assert not (package / "notes.txt").exists() and not (package / "junk").exists()
+    assert not (package / "link.py").is_symlink() and tmp_path.is_dir()  # the link, not its target
+    assert (package / "__pycache__" / "x.cpython-311.pyc").exists()
+    assert main(check) == 0
+    # a new file in a folder that only the snapshot watches
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    (package / "catalog" / "notes.md").write_text("hi\n", encoding="utf-8")
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runcomfy_codegen.cli_common import err as _err
-from runcomfy_codegen.cli_common import warn
+from runcomfy_codegen.cli_common import positive_seconds, warn
 
 if TYPE_CHECKING:
     from runcomfy_models._batch import Batch, BatchRow, BatchStats, PreparedRows
@@ -65,10 +65,14 @@ def register(sub: Any) -> None:
         "--no-media-check", action="store_true", help="skip the custom media rules before submitting"
     )
     p.add_argument(
-        "--poll-interval", type=float, default=1.0, metavar="S", help="first status poll delay (default 1)"
+        "--poll-interval",
+        type=positive_seconds,
+        default=1.0,
+        metavar="S",
+        help="first status poll delay (default 1)",
     )
     p.add_argument(
-        "--unreachable-after", type=float, default=60.0, metavar="S",
+        "--unreachable-after", type=positive_seconds, default=60.0, metavar="S",
         help="give up (exit 4) once every call has failed for S seconds (default 60)",
     )  # fmt: skip
     p.set_defaults(func=cmd_batch)

@@ -8,8 +8,11 @@ variables and commands (``--no-media-check``), so no message tells a shell user 
 
 from __future__ import annotations
 
+import argparse
+import math
 import shlex
 import sys
+from collections.abc import Callable
 from typing import Any
 
 EXIT_OK = 0
@@ -38,6 +41,43 @@ def exit_codes(ok: str, *, one: str | None = None, two: str) -> str:
         lines.append(f"  1    {one}")
     lines += [f"  2    {two}; each said in one line on stderr, no traceback", "  130  interrupted (Ctrl-C)"]
     return "\n".join(lines)
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number > 0 (``--timeout``, ``--poll-interval`` ...)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds > 0")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """An argparse type: a finite number >= 0 (``--max-cost``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number >= 0")
+    return value
+
+
+def int_at_least(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (``--concurrency``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} must be a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} must be from {low} to {high}")
+        return value
+
+    return parse
 
 
 def err(message: str) -> None:

@@ -5,7 +5,9 @@ DIR under a name made here, never taken from the server: ``<field><ext>``, or ``
 for list items, the extension taken from the URL's path when it is short and alphanumeric
 (``.bin`` otherwise). The transfer itself is the client package's one download implementation
 (``runcomfy_models._download``: http(s) only, no API token, a size cap, a deadline, a temporary file
-renamed into place when complete, resumed with ``Range`` after a dropped connection).
+renamed into place when complete, resumed with ``Range`` after a dropped connection). A value that is
+a URL of another scheme (``javascript:``, ``file:``, ``data:`` ...) is never opened:
+:func:`refused_targets` lists them, and ``run`` says each one and exits 4 (a failed download).
 """
 
 from __future__ import annotations
@@ -16,29 +18,62 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from runcomfy_models._download import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, DownloadError, download
-from runcomfy_models._urls import is_http_url
+from runcomfy_models._urls import is_http_url, redact_url
 
 MAX_BYTES = DEFAULT_MAX_BYTES  # per file
 DEADLINE = DEFAULT_TIMEOUT  # seconds per file
 _EXT = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):\S*$")
+_BARE_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "about", "mailto", "ftp"})
+"""URL schemes recognised without ``//`` (``javascript:alert(1)``); with ``//`` any scheme is a URL."""
 
-__all__ = ["DEADLINE", "MAX_BYTES", "DownloadError", "download_outputs", "file_name", "targets"]
+__all__ = [
+    "DEADLINE",
+    "MAX_BYTES",
+    "DownloadError",
+    "download_outputs",
+    "file_name",
+    "refused_targets",
+    "targets",
+]
 
 
 def _is_url(value: Any) -> bool:
     return isinstance(value, str) and is_http_url(value)
 
 
-def targets(output: dict[str, Any]) -> list[tuple[str, int | None, str]]:
-    """(field, index in a list or None, URL) of every downloadable value, in output order."""
+def _is_refused_url(value: Any) -> bool:
+    """A URL that is not a downloadable http(s) one: ``file:///etc/passwd``, ``javascript:...``,
+    ``http://`` without a host. Text with spaces or a ``word:word`` value is not a URL."""
+    if not isinstance(value, str) or is_http_url(value):
+        return False
+    match = _SCHEME.match(value)
+    return match is not None and ("://" in value or match.group(1).lower() in _BARE_SCHEMES)
+
+
+def _select(output: dict[str, Any], keep: Any) -> list[tuple[str, int | None, str]]:
     found: list[tuple[str, int | None, str]] = []
     for field, value in output.items():
-        if _is_url(value):
+        if keep(value):
             found.append((field, None, value))
         elif isinstance(value, list):
-            found.extend((field, i, item) for i, item in enumerate(value) if _is_url(item))
+            found.extend((field, i, item) for i, item in enumerate(value) if keep(item))
     return found
+
+
+def targets(output: dict[str, Any]) -> list[tuple[str, int | None, str]]:
+    """(field, index in a list or None, URL) of every downloadable value, in output order."""
+    return _select(output, _is_url)
+
+
+def refused_targets(output: dict[str, Any]) -> list[str]:
+    """One line per output URL that is not downloaded because it is not http(s) (redacted)."""
+    return [
+        f"{field}{'' if index is None else f'[{index}]'}: {redact_url(url)!r} is not an http(s) URL, "
+        "so it is not downloaded"
+        for field, index, url in _select(output, _is_refused_url)
+    ]
 
 
 def file_name(field: str, index: int | None, url: str) -> str:
@@ -60,6 +95,8 @@ def download_outputs(output: dict[str, Any], folder: Path, *, progress: bool = F
     with httpx.Client(follow_redirects=True, trust_env=True) as http, _bars(progress) as bars:
         for field, index, url in found:
             path = folder / file_name(field, index, url)
+            if path.is_dir() and not path.is_symlink():  # never "into" it: the name is the file's
+                raise DownloadError(f"{field}: {path} is a folder, where the file would go")
             report = None
             if bars is not None:
                 task = bars.add_task(path.name, total=None)

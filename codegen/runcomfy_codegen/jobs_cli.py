@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import textwrap
+import time
 import types
 import typing
 import warnings
@@ -30,6 +31,7 @@ from runcomfy_codegen.cli_common import (
     err,
     exit_code_for,
     note,
+    positive_seconds,
     say,
     wait_command,
     warn,
@@ -152,6 +154,37 @@ def validation_message(model_id: str, exc: pydantic.ValidationError) -> str:
     return f"invalid input for {model_id}: " + "; ".join(parts)
 
 
+def check_output_dir(value: str) -> None:
+    """``--output-dir``, checked before anything is sent: an existing folder we can write, or a path
+    whose nearest existing parent is one (the folder is made after the job, before downloading)."""
+    path = Path(value)
+    if not value:
+        raise UsageError("--output-dir '': give a folder")
+    if path.exists() or path.is_symlink():
+        if not path.is_dir():
+            raise UsageError(f"--output-dir {value}: exists and is not a folder; nothing was sent")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise UsageError(f"--output-dir {value}: the folder is not writable; nothing was sent")
+        return
+    parent = path.absolute().parent
+    while not (parent.exists() or parent.is_symlink()) and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"--output-dir {value}: {parent} is not a folder; nothing was sent")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--output-dir {value}: cannot make it, {parent} is not writable; nothing was sent")
+
+
+def check_request_id(value: str) -> None:
+    from runcomfy_models._urls import is_request_id
+
+    if not is_request_id(value):
+        raise UsageError(
+            f"request id {value[:60]!r} is not a request id (the id `run` printed: printable characters, "
+            "no spaces); nothing was sent"
+        )
+
+
 # Talking to the service --------------------------------------------------------------------------
 
 
@@ -257,17 +290,21 @@ class Follow:
         if self.output_dir is None or not isinstance(output, dict):
             emit(self.request_id, self.model_id, "completed", output)
             return EXIT_OK
-        from runcomfy_codegen.downloads import DownloadError, download_outputs
+        from runcomfy_codegen.downloads import DownloadError, download_outputs, refused_targets
 
         note(f"downloading output files into {self.output_dir} ...")
         try:
             files = download_outputs(output, Path(self.output_dir), progress=True)
-        except DownloadError as exc:
+        except (DownloadError, OSError) as exc:
             emit(self.request_id, self.model_id, "completed", output, files=None)
-            err(f"job {self.request_id} completed but an output file could not be downloaded: {exc}")
+            reason = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else exc
+            err(f"job {self.request_id} completed but an output file could not be downloaded: {reason}")
             return EXIT_UNREACHABLE
         emit(self.request_id, self.model_id, "completed", output, files=files)
-        return EXIT_OK
+        refused = refused_targets(output)
+        for line in refused:
+            err(f"job {self.request_id}: output {line}")
+        return EXIT_UNREACHABLE if refused else EXIT_OK
 
     def interrupted(self, *, cancel_queued: bool) -> int:
         """After Ctrl-C: cancel a queued job (``run``), or say how to get a running job's result.
@@ -334,9 +371,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     import runcomfy_models as rm
 
+    deadline = time.monotonic() + args.timeout  # one deadline: media check, submit and wait
     try:
         if args.output_dir is not None and not args.wait:
             raise UsageError("--output-dir downloads a finished job's files: it needs --wait")
+        if args.output_dir is not None:
+            check_output_dir(args.output_dir)
         input_class = _input_class(args.model_id)
         payload = InputReader(input_class).payload(args.input, args.json)
         model: RunComfyInput[Any]
@@ -382,15 +422,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 if not args.no_media_check and model.runcomfy_media_rules:
                     note("checking media rules ...")
-                    client.check_media(model)
+                    try:
+                        client._check_media(model, deadline)
+                    except rm.APITimeoutError:
+                        err(
+                            f"--timeout {args.timeout:g} s passed while the media inputs were being checked; "
+                            "nothing was submitted (--no-media-check skips the check)"
+                        )
+                        return EXIT_TIMEOUT
                 submitting = True
-                job: Job[Any] = client.submit(model, check_media=False)
+                job: Job[Any] = client._submit(model, False, deadline)
                 follow = Follow(client, job.request_id, args.model_id, args.output_dir)
                 note(f"submitted {args.model_id}: request_id {job.request_id}")
                 if not args.wait:
                     emit(job.request_id, args.model_id, "submitted")
                     return EXIT_OK
-                return follow.wait(args.timeout)
+                return follow.wait(deadline - time.monotonic())
             except KeyboardInterrupt:
                 if follow is not None:
                     return follow.interrupted(cancel_queued=True)
@@ -407,6 +454,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _follow_command(args: argparse.Namespace) -> tuple[Client, str | None]:
+    check_request_id(args.request_id)
     model_id = getattr(args, "model", None)
     if model_id is not None:
         _input_class(model_id)  # refuse an unknown model before anything is sent
@@ -417,6 +465,8 @@ def cmd_wait(args: argparse.Namespace) -> int:
     import runcomfy_models as rm
 
     try:
+        if args.output_dir is not None:
+            check_output_dir(args.output_dir)
         client, model_id = _follow_command(args)
     except UsageError as exc:
         err(str(exc))
@@ -437,8 +487,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     import runcomfy_models as rm
 
     try:
+        check_request_id(args.request_id)
         with _client() as client:
             status = client.status(args.request_id)
+    except UsageError as exc:
+        err(str(exc))
+        return EXIT_USAGE
     except (rm.RunComfyError, pydantic.ValidationError) as exc:
         return report(exc)
     extra = {"queue_position": status.queue_position} if status.queue_position is not None else {}
@@ -486,18 +540,33 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     import runcomfy_models as rm
 
     try:
+        check_request_id(args.request_id)
         with _client() as client:
             outcome = client.cancel(args.request_id)
+    except UsageError as exc:
+        err(str(exc))
+        return EXIT_USAGE
     except (rm.RunComfyError, pydantic.ValidationError) as exc:
         return report(exc)
     emit(outcome.request_id, None, outcome.status or outcome.outcome, None, outcome=outcome.outcome)
     if outcome.cancelled:
         note(f"job {outcome.request_id} cancelled")
         return EXIT_OK
-    err(
-        f"job {outcome.request_id} could not be cancelled ({outcome.outcome}): a running job finishes and is "
-        f"billed; get its result with: {wait_command(outcome.request_id, None)}"
-    )
+    rid, resume = outcome.request_id, wait_command(outcome.request_id, None)
+    if outcome.status in ("completed", "succeeded", "failed", "error", "cancelled"):
+        err(
+            f"job {rid} could not be cancelled: it has already finished ({outcome.status}); see it with: {resume}"
+        )
+    elif outcome.status == "in_progress":
+        err(
+            f"job {rid} could not be cancelled ({outcome.outcome}): it is running, so it finishes and is "
+            f"billed; get its result with: {resume}"
+        )
+    else:
+        err(
+            f"job {rid} could not be cancelled ({outcome.outcome}, status {outcome.status or 'not given'}); "
+            f"a running job finishes and is billed; get its result with: {resume}"
+        )
     return EXIT_FAIL
 
 
@@ -525,10 +594,11 @@ def _request_id(p: Any) -> None:
 def _timeout(p: Any) -> None:
     p.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=1800.0,
         metavar="SECONDS",
-        help="stop waiting after this long; the job keeps running (exit 5) (default: 1800)",
+        help="one deadline for the whole command (for run: the media check, submit and wait); the job "
+        "keeps running (exit 5) (default: 1800)",
     )
 
 

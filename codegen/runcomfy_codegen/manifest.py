@@ -205,12 +205,12 @@ def is_up_to_date(schemas: Path, package: Path, cache: HashCache | None = None) 
     files: dict[str, Any] = manifest["files"]
     if not all(_file_matches(package, rel, digest, cache) for rel, digest in files.items()):
         return False
-    catalog = os.path.join(package, "catalog")
+    from runcomfy_codegen.write import stray_paths
+
     try:
-        names = [e.name for e in os.scandir(catalog) if e.name.endswith(".py")]
+        return not stray_paths(package, {*files, MANIFEST})  # any other file in the package is drift
     except OSError:
         return False
-    return all(f"catalog/{name}" in files for name in names)
 
 
 def reusable(package: Path, cache: HashCache) -> tuple[dict[str, str], dict[str, str]]:
@@ -229,6 +229,18 @@ def reusable(package: Path, cache: HashCache) -> tuple[dict[str, str], dict[str,
     return schemas, files
 
 
+def _package_folders(package: Path, files: Any) -> list[str]:
+    """Every folder of the package that holds a generated file: a stray file added to any of them
+    changes that folder's stat (the package folder and ``catalog`` are in every snapshot)."""
+    folders = {os.path.dirname(str(rel)) for rel in files}
+    for rel in list(folders):
+        while rel:
+            folders.add(rel)
+            rel = os.path.dirname(rel)
+    folders -= {"", "catalog"}
+    return [os.path.join(os.path.abspath(package), rel) for rel in sorted(folders)]
+
+
 def snapshot(schemas: Path, package: Path) -> TreeSnapshot:
     """What a clean ``check`` of ``schemas`` against ``package`` depended on (call it right after
     :func:`is_up_to_date` said yes): the store's models, the package's files, the generator's files
@@ -241,6 +253,6 @@ def snapshot(schemas: Path, package: Path) -> TreeSnapshot:
         os.path.abspath(package),
         sorted(manifest["schemas"]),
         sorted([*manifest["files"], MANIFEST]),
-        [*map(str, generator), *sorted(folders)],
+        [*map(str, generator), *sorted(folders), *_package_folders(package, manifest["files"])],
         os.path.abspath(_PACKAGE),
     )

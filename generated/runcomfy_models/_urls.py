@@ -17,7 +17,28 @@ def submit_path(model_id: str) -> str:
     return f"/v1/models/{model_path(model_id)}"
 
 
+MAX_REQUEST_ID = 256
+
+
+def is_request_id(value: object) -> bool:
+    """A usable request id: 1-256 printable ASCII characters without spaces, not ``.`` or ``..``
+    (which a URL would read as a path step)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_REQUEST_ID
+        and all("\x21" <= c <= "\x7e" for c in value)
+        and value not in (".", "..")
+    )
+
+
 def request_path(request_id: str, action: str) -> str:
+    """``/v1/requests/<id>/<action>``; ``ValueError`` for an id that is not usable (empty, blank ...),
+    so no request goes to ``/v1/requests//status``."""
+    if not is_request_id(request_id):
+        shown = repr(request_id[:60]) if isinstance(request_id, str) else type(request_id).__name__
+        raise ValueError(
+            f"request_id {shown} is not a request id (1-{MAX_REQUEST_ID} printable characters, no spaces)"
+        )
     return f"/v1/requests/{quote(request_id, safe='')}/{action}"
 
 

@@ -49,7 +49,7 @@ from ._exceptions import (
     SubmitUncertainError,
     status_error_class,
 )
-from ._urls import DEFAULT_BASE_URL, redact_url
+from ._urls import DEFAULT_BASE_URL, is_request_id, redact_url
 
 logger = logging.getLogger("runcomfy_models")
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
@@ -68,7 +68,6 @@ MAX_RESULT_BYTES = 32 * 1024 * 1024
 """Cap on a submit or result reply (decoded bytes): outputs are URLs, not media."""
 ACCEPT_ENCODING = "gzip, deflate"
 """The encodings :class:`BoundedBody` decodes itself (so its cap holds for decoded bytes)."""
-MAX_REQUEST_ID = 256
 
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
@@ -501,9 +500,7 @@ class BaseClient:
                 body=body,
             ) from None
         rid = getattr(parsed, "request_id", None)
-        if isinstance(rid, str) and not (
-            0 < len(rid) <= MAX_REQUEST_ID and all("\x21" <= c <= "\x7e" for c in rid)
-        ):
+        if isinstance(rid, str) and not is_request_id(rid):
             message = f"{where}: the reply's request_id {scrub(rid[:60])!r} is not a usable id"
             if call.is_submit:
                 raise SubmitUncertainError(message + "; the job may exist", body=body)

@@ -249,11 +249,7 @@ class Client(_Files, BaseClient):
     def _submit(self, model: AnyInput, check_media: bool, deadline: float | None) -> Job[Any]:
         model = self._with_files(model)
         if check_media:
-            try:
-                raise_for_violations(self._prober.check(model, deadline))
-            except MediaProbeError:
-                _raise_if_past(deadline)
-                raise
+            self._check_media(model, deadline)
         call = _submit_call(model)
         body = self._request(call, deadline)
         return self._parse(call, Job, {**body, "model_id": model.runcomfy_model_id})
@@ -276,6 +272,15 @@ class Client(_Files, BaseClient):
     def check_media(self, input: InputLike) -> None:
         """Run the schema's custom media rules; raise ``MediaValidationError`` listing every violation."""
         raise_for_violations(self._prober.check(self._with_files(as_input(input))))
+
+    def _check_media(self, model: AnyInput, deadline: float | None) -> None:
+        """:meth:`check_media` within ``deadline`` (``time.monotonic()``): past it, ``APITimeoutError``
+        ("nothing was submitted"). The CLI's ``run --timeout`` uses it so one deadline covers all."""
+        try:
+            raise_for_violations(self._prober.check(self._with_files(model), deadline))
+        except MediaProbeError:
+            _raise_if_past(deadline)
+            raise
 
     # Waiting --------------------------------------------------------------------------------------
     @overload

@@ -112,6 +112,9 @@ def discover(store: Path) -> list[ModelFiles]:
                     raise SchemaError(shown, "", "is a symbolic link; the store follows none")
                 continue
             if entry.is_dir(follow_symlinks=False):
+                if entry.name in (INPUT, OUTPUT):  # never a model folder: refused, not skipped
+                    shown = f"{prefix}{model_id}/{entry.name}" if model_id else f"{prefix}{entry.name}"
+                    raise SchemaError(shown, "", "is a folder, not a regular file")
                 pending.append((entry.path, f"{model_id}/{entry.name}" if model_id else entry.name))
             elif entry.name == INPUT:
                 has_input = True
