@@ -369,11 +369,11 @@ def test_output_files_download_to_a_folder_per_row_resumably(env: MockServer, tm
     assert batch(tmp_path, "--output-dir", str(out)) == 0
     assert sorted(p.name for p in (out / "a").iterdir()) == [
         "image.png",
-        "images_0.png",
+        "images-0.png",
         "video.mp4",
-        "videos_0.mp4",
+        "videos-0.mp4",
     ]
-    assert results(tmp_path)[0]["files"] == ["a/image.png", "a/video.mp4", "a/images_0.png", "a/videos_0.mp4"]
+    assert results(tmp_path)[0]["files"] == ["a/image.png", "a/video.mp4", "a/images-0.png", "a/videos-0.mp4"]
     # as if the process had died while downloading b's files: the next run fetches them, submits nothing
     (out / "b" / "video.mp4").unlink()
     db = sqlite3.connect(tmp_path / "j.sqlite")
@@ -401,6 +401,23 @@ def test_a_failed_download_leaves_the_row_succeeded_and_exits_1(
     found = results(tmp_path)[0]
     assert found["status"] == "succeeded" and "files" not in found
     assert submits(env) == 1
+
+
+def test_output_urls_that_are_not_http_are_never_opened_and_fail_the_download(
+    env: MockServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import runcomfy_codegen.mock.server as mock_server
+
+    hostile = {"video": "file:///etc/passwd", "image": "javascript:alert(1)"}
+    monkeypatch.setattr(mock_server, "_example_output", lambda output_class, media_base: hostile)
+    write_input(tmp_path / "in.jsonl", [line("a")])
+    assert batch(tmp_path, "--output-dir", str(tmp_path / "files")) == 1
+    err = capsys.readouterr().err
+    assert "1 row(s) whose files did not download" in err
+    assert "row a: files not downloaded: video: 'file:///etc/passwd' is not an http(s) URL" in err
+    found = results(tmp_path)[0]
+    assert found["status"] == "succeeded" and "files" not in found
+    assert not (tmp_path / "files" / "a").exists()  # nothing was written for it
 
 
 # Crashes ----------------------------------------------------------------------------------------

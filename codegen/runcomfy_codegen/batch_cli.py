@@ -262,8 +262,12 @@ async def _drive(
         reporter = asyncio.get_running_loop().create_task(progress.run())
         try:
             async with contextlib.aclosing(batch.__aiter__()) as results:
-                async for _result in results:
-                    pass
+                async for result in results:
+                    if isinstance(result.error, dict) and "download" in result.error:
+                        print(
+                            f"batch: row {result.id}: files not downloaded: {result.error['download']}",
+                            file=sys.stderr,
+                        )
         except runcomfy_models.RunComfyError as exc:
             return exc
         finally:

@@ -12,21 +12,21 @@ a URL of another scheme (``javascript:``, ``file:``, ``data:`` ...) is never ope
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from runcomfy_models._download import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, DownloadError, download
-from runcomfy_models._urls import is_http_url, redact_url
+from runcomfy_models._download import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    DownloadError,
+    download,
+    output_file_name,
+    output_targets,
+    refused_output_urls,
+)
 
 MAX_BYTES = DEFAULT_MAX_BYTES  # per file
 DEADLINE = DEFAULT_TIMEOUT  # seconds per file
-_EXT = re.compile(r"\.[A-Za-z0-9]{1,5}$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):\S*$")
-_BARE_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "about", "mailto", "ftp"})
-"""URL schemes recognised without ``//`` (``javascript:alert(1)``); with ``//`` any scheme is a URL."""
 
 __all__ = [
     "DEADLINE",
@@ -38,49 +38,10 @@ __all__ = [
     "targets",
 ]
 
-
-def _is_url(value: Any) -> bool:
-    return isinstance(value, str) and is_http_url(value)
-
-
-def _is_refused_url(value: Any) -> bool:
-    """A URL that is not a downloadable http(s) one: ``file:///etc/passwd``, ``javascript:...``,
-    ``http://`` without a host. Text with spaces or a ``word:word`` value is not a URL."""
-    if not isinstance(value, str) or is_http_url(value):
-        return False
-    match = _SCHEME.match(value)
-    return match is not None and ("://" in value or match.group(1).lower() in _BARE_SCHEMES)
-
-
-def _select(output: dict[str, Any], keep: Any) -> list[tuple[str, int | None, str]]:
-    found: list[tuple[str, int | None, str]] = []
-    for field, value in output.items():
-        if keep(value):
-            found.append((field, None, value))
-        elif isinstance(value, list):
-            found.extend((field, i, item) for i, item in enumerate(value) if keep(item))
-    return found
-
-
-def targets(output: dict[str, Any]) -> list[tuple[str, int | None, str]]:
-    """(field, index in a list or None, URL) of every downloadable value, in output order."""
-    return _select(output, _is_url)
-
-
-def refused_targets(output: dict[str, Any]) -> list[str]:
-    """One line per output URL that is not downloaded because it is not http(s) (redacted)."""
-    return [
-        f"{field}{'' if index is None else f'[{index}]'}: {redact_url(url)!r} is not an http(s) URL, "
-        "so it is not downloaded"
-        for field, index, url in _select(output, _is_refused_url)
-    ]
-
-
-def file_name(field: str, index: int | None, url: str) -> str:
-    match = _EXT.search(urlsplit(url).path)
-    ext = match.group(0).lower() if match else ".bin"
-    stem = _UNSAFE.sub("_", field).strip("._") or "output"
-    return f"{stem}{'' if index is None else f'-{index}'}{ext}"
+# Which values are files and what they are named: the client package's one definition.
+targets = output_targets
+refused_targets = refused_output_urls
+file_name = output_file_name
 
 
 def download_outputs(output: dict[str, Any], folder: Path, *, progress: bool = False) -> dict[str, Any]:

@@ -53,7 +53,7 @@ import httpx
 
 from ._base import RunComfyInput, RunComfyOutput, UntypedOutput
 from ._base_client import Call
-from ._download import adownload
+from ._download import DownloadError, adownload, output_file_name, output_targets, refused_output_urls
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -85,7 +85,6 @@ UNREACHABLE_PAUSE = 1.0
 """Seconds without new submits after one could not reach the service."""
 CRASHED = "the submit was sent but its reply was never recorded (the process stopped); the job may exist"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class BatchInputError(RunComfyError):
@@ -729,18 +728,6 @@ def _plain(url: str) -> str:
     return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
-def _output_urls(output: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(file stem, URL) of every http(s) URL in an output object (top-level strings and lists)."""
-    found: list[tuple[str, str]] = []
-    for key, value in output.items():
-        name = _UNSAFE.sub("_", str(key)).lstrip(".") or "file"
-        values = value if isinstance(value, list) else [value]
-        for index, item in enumerate(values):
-            if isinstance(item, str) and item.startswith(("https://", "http://")):
-                found.append((f"{name}_{index}" if isinstance(value, list) else name, item))
-    return found
-
-
 # The run ------------------------------------------------------------------------------------------
 _SET_SUBMITTING = "UPDATE rows SET state = 'submitting', submits = submits + 1, error = NULL WHERE seq = ?"
 _SET_PENDING = "UPDATE rows SET state = 'pending' WHERE seq = ?"
@@ -1137,13 +1124,14 @@ class Batch:
 
     async def _download_all(self, row: _Row, output: Mapping[str, Any]) -> list[str]:
         assert self.output_dir is not None
+        refused = refused_output_urls(dict(output))
+        if refused:  # a javascript:/file: ... output URL is never opened: the row's download fails
+            raise DownloadError("; ".join(refused))
         folder = self.output_dir / row.id
         folder.mkdir(parents=True, exist_ok=True)
         files: list[str] = []
-        for stem, url in _output_urls(output):
-            suffix = Path(urlsplit(url).path).suffix
-            suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else ""
-            target = folder / f"{stem}{suffix}"
+        for name, index, url in output_targets(dict(output)):
+            target = folder / output_file_name(name, index, url)
             if not target.exists():  # a file that exists was renamed into place complete
                 await asyncio.wait_for(self._download(url, target), DOWNLOAD_DEADLINE)
             files.append(target.relative_to(self.output_dir).as_posix())

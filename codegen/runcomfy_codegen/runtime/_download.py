@@ -363,3 +363,55 @@ class MediaURL(str):
         self, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = DEFAULT_TIMEOUT
     ) -> AsyncIterator[bytes]:
         return _stream_async(_Transfer(str(self), max_bytes, timeout, None), None, None)
+
+
+# Output files of a finished job: which values are downloaded, under what name -------------------
+_EXT = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):\S*$")
+_BARE_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "about", "mailto", "ftp"})
+"""URL schemes recognised without ``//`` (``javascript:alert(1)``); with ``//`` any scheme is a URL."""
+
+
+def _is_refused_url(value: Any) -> bool:
+    """A URL that is not a downloadable http(s) one: ``file:///etc/passwd``, ``javascript:...``,
+    ``http://`` without a host. Text with spaces or a ``word:word`` value is not a URL."""
+    if not isinstance(value, str) or is_http_url(value):
+        return False
+    match = _SCHEME.match(value)
+    return match is not None and ("://" in value or match.group(1).lower() in _BARE_SCHEMES)
+
+
+def _select(output: dict[str, Any], keep: Callable[[Any], bool]) -> list[tuple[str, int | None, str]]:
+    found: list[tuple[str, int | None, str]] = []
+    for field, value in output.items():
+        if keep(value):
+            found.append((field, None, value))
+        elif isinstance(value, list):
+            found.extend((field, i, item) for i, item in enumerate(value) if keep(item))
+    return found
+
+
+def output_targets(output: dict[str, Any]) -> list[tuple[str, int | None, str]]:
+    """(field, index in a list or None, URL) of every downloadable (http(s)) value of an output
+    object (top-level values and the items of list values), in output order."""
+    return _select(output, lambda value: isinstance(value, str) and is_http_url(value))
+
+
+def refused_output_urls(output: dict[str, Any]) -> list[str]:
+    """One line per output value that is a URL of another scheme, so never downloaded (redacted)."""
+    return [
+        f"{field}{'' if index is None else f'[{index}]'}: {redact_url(url)!r} is not an http(s) URL, "
+        "so it is not downloaded"
+        for field, index, url in _select(output, _is_refused_url)
+    ]
+
+
+def output_file_name(field: str, index: int | None, url: str) -> str:
+    """The file name an output value is saved under, made here and never taken from the server:
+    ``<field><ext>``, or ``<field>-<i><ext>`` for list items; the extension from the URL's path when
+    short and alphanumeric, ``.bin`` otherwise."""
+    match = _EXT.search(urlsplit(url).path)
+    ext = match.group(0).lower() if match else ".bin"
+    stem = _UNSAFE_NAME.sub("_", field).strip("._") or "output"
+    return f"{stem}{'' if index is None else f'-{index}'}{ext}"
