@@ -169,8 +169,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from runcomfy_codegen import pipeline
-    from runcomfy_codegen._errors import ModelIdError
-    from runcomfy_codegen.model_id import check_model_id, module_name
+    from runcomfy_codegen.model_id import catalog_module
 
     try:
         found = pipeline.discover(_store(args.schemas))
@@ -181,17 +180,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     refused = 0
     for model_id, _folder in found:  # the ids generate takes on stdout; the ones it refuses on stderr
         try:
-            check_model_id(model_id)
-            module = module_name(model_id)
-            if module in modules:
-                raise ModelIdError(
-                    f"model ids {modules[module]!r} and {model_id!r} both map to module {module!r}; rename one folder"
-                )
+            catalog_module(model_id, modules)
         except CodegenError as exc:
             err(f"refused: {exc}")
             refused += 1
             continue
-        modules[module] = model_id
         print(model_id)
     return EXIT_USAGE if refused else EXIT_OK
 

@@ -81,6 +81,19 @@ def module_name(model_id: str) -> str:
     return "__".join(parts)
 
 
+def catalog_module(model_id: str, taken: dict[str, str]) -> str:
+    """The module of a catalog model: a valid id whose module no other id in ``taken`` (module ->
+    model id) maps to; recorded in ``taken``. ``generate`` and ``list`` take and refuse the same ids."""
+    check_model_id(model_id)
+    module = module_name(model_id)
+    if module in taken:
+        raise ModelIdError(
+            f"model ids {taken[module]!r} and {model_id!r} both map to module {module!r}; rename one folder"
+        )
+    taken[module] = model_id
+    return module
+
+
 def url_path(model_id: str) -> str:
     """The model id as it appears in request URLs: one definition, in the runtime's ``_urls.py``,
     used here from the ``runcomfy_models`` package the generator carries (imported on first use:

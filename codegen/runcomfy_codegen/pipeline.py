@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runcomfy_codegen._errors import CodegenError, ModelIdError, SchemaError
+from runcomfy_codegen._errors import CodegenError, SchemaError
 from runcomfy_codegen.hashcache import HashCache, cache_path
 from runcomfy_codegen.lock import output_lock
 from runcomfy_codegen.manifest import MANIFEST, build_manifest, extend_manifest, model_hash, reusable
-from runcomfy_codegen.model_id import check_model_id, module_name
+from runcomfy_codegen.model_id import catalog_module, check_model_id, module_name
 from runcomfy_codegen.schema import store
 from runcomfy_codegen.schema.store import ModelFiles
 from runcomfy_codegen.typed_stub import STUB, assemble, keep_others, parts_of, render_stub
@@ -303,19 +303,13 @@ def build_package(
     for files in found:
         model_id = files.model_id
         try:
-            check_model_id(model_id)
-            module = module_name(model_id)
-            if module in modules:
-                raise ModelIdError(
-                    f"model ids {modules[module]!r} and {model_id!r} both map to module {module!r}; rename one folder"
-                )
+            module = catalog_module(model_id, modules)
             digest = model_hash(files, cache) if selected is None or model_id in selected else ""
         except CodegenError as exc:
             result.errors.append(exc)
             if not keep_going:
                 return result
             continue
-        modules[module] = model_id
         catalog.append((model_id, module))
         if selected is not None and model_id not in selected:
             continue
