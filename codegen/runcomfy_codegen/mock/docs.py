@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from runcomfy_codegen._errors import CodegenError
+from runcomfy_codegen.importer import DEFAULT_OUTPUT  # RunComfy's common output schema
 from runcomfy_codegen.model_id import check_model_id
 
 MARKER = "modelApiDoc_hostedFileBody"
@@ -53,17 +54,6 @@ _FOOTER = (
     "RunComfy is the premier ComfyUI platform, offering ComfyUI online environment and services, "
     "along with ComfyUI workflows featuring stunning visuals."
 )
-_COMMON_OUTPUT: dict[str, Any] = {
-    "output": {
-        "type": "object",
-        "properties": {
-            "image": {"type": "string", "format": "uri"},
-            "video": {"type": "string", "format": "uri"},
-            "images": {"type": "array", "items": {"type": "string", "format": "uri"}},
-            "videos": {"type": "array", "items": {"type": "string", "format": "uri"}},
-        },
-    }
-}
 
 Reply = tuple[int, bytes, str, dict[str, str]]
 """(status, body, content type, extra headers)."""
@@ -112,7 +102,7 @@ class DocPages:
     def set_schema(self, model_id: str, input_schema: Any, output_document: Any = None) -> None:
         """Serve these schemas for ``model_id`` (output: the store's, else RunComfy's common one)."""
         if output_document is None:
-            output_document = (self._documents(model_id) or (None, _COMMON_OUTPUT))[1]
+            output_document = (self._documents(model_id) or (None, DEFAULT_OUTPUT))[1]
         with self._lock:
             self._schemas[model_id] = (input_schema, output_document)
 
@@ -181,7 +171,7 @@ class DocPages:
         try:
             output_document = json.loads((folder / "output.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            output_document = _COMMON_OUTPUT
+            output_document = DEFAULT_OUTPUT
         return input_schema, output_document
 
     def _example(self, input_schema: Any) -> str:
