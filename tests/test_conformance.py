@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.pipeline import render_schema
-from runcomfy_models._types import ecma_validator
+from runcomfy_models._patterns import ecma_validator
 from tests.conftest import DATA, load_module_from_source
 
 SUITE = DATA / "json-schema-test-suite" / "tests" / "draft2020-12"
@@ -62,7 +62,7 @@ KEYWORD_FILES = [
 ]
 
 # jsonschema, with patterns matched as ECMA-262 (as JSON Schema specifies) rather than by Python's re:
-# the two differ on `$` before a final newline, \d/\w on non-ASCII, \p{...} (see runtime/_types.py).
+# the two differ on `$` before a final newline, \d/\w on non-ASCII, \p{...} (see runtime/_patterns.py).
 REFERENCE = ecma_validator
 
 # Filled by the tests, printed at the end of the session (see conftest's terminal summary hook).

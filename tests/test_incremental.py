@@ -37,6 +37,45 @@ def test_the_runtime_folder_is_files_to_copy_not_a_package() -> None:
     assert rules.parse_rule is _rules.parse_rule
 
 
+def test_the_runtime_modules_the_generator_runs_import_only_the_standard_library() -> None:
+    """runcomfy_codegen.carried runs them without their package (and pydantic): a module-level import
+    of anything else (a relative one included) would break that."""
+    import ast
+
+    from runcomfy_codegen import carried
+
+    for name in carried.STANDALONE:
+        tree = ast.parse((GENERATOR / "runtime" / f"{name}.py").read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{name}.py: a relative import"
+                top = (node.module or "").split(".")[0]
+            elif isinstance(node, ast.Import):
+                top = node.names[0].name.split(".")[0]
+            else:
+                continue
+            assert top in sys.stdlib_module_names or top == "__future__", f"{name}.py imports {top}"
+
+
+def test_generate_of_one_edited_model_never_loads_pydantic(synthetic: Path, tmp_path: Path) -> None:
+    schemas = synthetic
+    out = tmp_path / "out"
+    pipeline.generate(schemas, out)
+    edited = sorted(schemas.rglob("input.json"))[3]
+    doc = json.loads(edited.read_text(encoding="utf-8"))
+    doc["title"] = "edited"
+    edited.write_text(json.dumps(doc), encoding="utf-8")
+    code = (
+        "import sys; from pathlib import Path; from runcomfy_codegen import pipeline; "
+        f"r = pipeline.generate(Path({str(schemas)!r}), Path({str(out)!r})); "
+        "assert not r.errors and r.diff is not None and r.diff.changed, r; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core', 'httpx')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_every_runtime_file_is_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runtime = tmp_path / "runtime"
     shutil.copytree(GENERATOR / "runtime", runtime, ignore=shutil.ignore_patterns("__pycache__"))

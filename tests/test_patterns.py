@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.pipeline import render_schema
-from runcomfy_models._types import (
+from runcomfy_models._patterns import (
     FALLBACK_TIMEOUT,
     PatternTimeoutError,
     ecma_search,

@@ -487,6 +487,9 @@ def use_package(out: Path) -> None:
     loaded = sys.modules.get("runcomfy_models")
     if loaded is not None and Path(loaded.__file__ or "").resolve().parent != package:
         raise CodegenError(f"--out {str(out)!r}: runcomfy_models is already loaded from {loaded.__file__}")
+    from runcomfy_codegen import carried
+
+    carried.unload()  # the rule grammar etc. the generator ran from its own copy: reload from OUT
     sys.path.insert(0, str(package.parent))
     import importlib
 

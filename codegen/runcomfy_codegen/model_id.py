@@ -96,8 +96,11 @@ def catalog_module(model_id: str, taken: dict[str, str]) -> str:
 
 def url_path(model_id: str) -> str:
     """The model id as it appears in request URLs: one definition, in the runtime's ``_urls.py``,
-    used here from the ``runcomfy_models`` package the generator carries (imported on first use:
-    importing that package loads pydantic, which ``generate`` with nothing to render never needs)."""
+    used here from the ``runcomfy_models`` package the generator carries
+    (:mod:`runcomfy_codegen.carried`)."""
+    from runcomfy_codegen import carried
+
+    carried.load()
     from runcomfy_models._urls import model_path
 
     return model_path(model_id)

@@ -126,7 +126,7 @@ def _is_literal_value(value: Any) -> bool:
 
 
 def _jsonschema_valid(schema: Any, value: Any) -> bool:
-    from runcomfy_models._types import ecma_validator  # patterns as ECMA-262, bounded in time
+    from runcomfy_models._patterns import ecma_validator  # patterns as ECMA-262, bounded in time
 
     return bool(ecma_validator(schema).is_valid(value))
 

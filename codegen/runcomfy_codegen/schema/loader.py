@@ -41,7 +41,7 @@ from runcomfy_codegen.schema.dialect import (
 )
 from runcomfy_codegen.schema.rules import METRICS, RuleSyntaxError, parse_rule
 from runcomfy_codegen.schema.store import ModelFiles
-from runcomfy_models._types import PatternError, ecma_matcher
+from runcomfy_models._patterns import PatternError, ecma_matcher  # loaded by .rules (carried.load)
 
 MAX_JSON_DEPTH = 100
 """Arrays and objects nested deeper than this are refused (generated literals must compile)."""
