@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from runcomfy_codegen import build
 from runcomfy_codegen._errors import ModelIdError, SchemaError
 from runcomfy_codegen.cli import main
 from runcomfy_codegen.model_id import check_model_id
@@ -177,13 +178,12 @@ def test_ids_that_only_resemble_reserved_names_are_fine(model_id: str) -> None:
 
 
 def test_a_module_that_would_not_compile_is_refused_not_reported_as_built() -> None:
-    from runcomfy_codegen import pipeline
     from runcomfy_codegen.schema.loader import load_document
 
     loaded = load_document(_nested("properties", 30), "input.json")  # deep enough to be compiled
-    pipeline._compiles_if_deep("x: int = 1\n", loaded)
+    build.compiles_if_deep("x: int = 1\n", loaded)
     with pytest.raises(SchemaError, match="would not compile") as info:
-        pipeline._compiles_if_deep("x = " + "(" * 300 + ")" * 300 + "\n", loaded)
+        build.compiles_if_deep("x = " + "(" * 300 + ")" * 300 + "\n", loaded)
     assert info.value.file == "input.json"
 
 

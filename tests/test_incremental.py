@@ -8,12 +8,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from runcomfy_codegen import hashcache, manifest, pipeline
+from runcomfy_codegen import build, hashcache, manifest, pipeline, render_worker, treestate
 from runcomfy_codegen.cli import main
+from runcomfy_codegen.model_id import module_name
+from runcomfy_codegen.schema import store
 from tests.conftest import MAKE_SCHEMAS, ROOT
 
 GENERATOR = ROOT / "codegen" / "runcomfy_codegen"
@@ -163,13 +166,14 @@ def test_incremental_generate_renders_only_what_changed_and_matches_a_full_build
     out = tmp_path / "out"
     assert pipeline.generate(synthetic, out).diff is not None
     built: list[str] = []
-    real = pipeline._build_one
+    real = build.build_one
 
-    def counting(files: pipeline.ModelFiles, module: str, allow_unknown: bool) -> pipeline._Built:
+    def counting(files: pipeline.ModelFiles, module: str, allow_unknown: bool) -> build.Built:
         built.append(files.model_id)
         return real(files, module, allow_unknown)
 
-    monkeypatch.setattr(pipeline, "_build_one", counting)
+    monkeypatch.setattr(build, "build_one", counting)
+    monkeypatch.setattr(render_worker, "start", lambda: None)  # built here, where they are counted
     nothing = pipeline.generate(synthetic, out)  # no-op: nothing rendered, nothing written
     assert built == [] and nothing.diff is not None and nothing.diff.clean
     assert len(nothing.models) == 40
@@ -183,6 +187,121 @@ def test_incremental_generate_renders_only_what_changed_and_matches_a_full_build
     assert tree(out / "runcomfy_models") == tree(full / "runcomfy_models")
     assert main(["check", "--schemas", str(synthetic), "--out", str(out)]) == 0
     assert removed not in result.models
+
+
+def _retitle(path: Path, title: str) -> None:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["title"] = title
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm-renderer", "in-process"])
+def test_generate_after_edits_renders_only_the_edited_models_and_matches_a_full_build(
+    synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm: bool
+) -> None:
+    # The store was written just now: its folders are racy (a folder changed within RACY_NS of the
+    # recording could hide a new model), and a racy folder sends generate down the full road.
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    out = tmp_path / "out"
+    pipeline.generate(synthetic, out)
+    if not warm:
+        monkeypatch.setattr(render_worker, "start", lambda: None)
+    monkeypatch.setattr(pipeline, "build_package", lambda *a, **k: pytest.fail("took the full road"))
+    models = sorted(synthetic.rglob("input.json"))
+    _retitle(models[2], "a new title")
+    doc = json.loads(models[5].read_text(encoding="utf-8"))
+    doc.setdefault("properties", {})["edit_path_extra"] = {"type": "string", "enum": ["a", "b"]}
+    models[5].write_text(json.dumps(doc), encoding="utf-8")  # a new field: the typed stub changes too
+    hand = sorted((out / "runcomfy_models" / "catalog").glob("*__*.py"))[9]
+    hand.write_text(hand.read_text(encoding="utf-8") + "# edited by hand\n", encoding="utf-8")
+    result = pipeline.generate(synthetic, out)
+    assert result.diff is not None and not result.errors and len(result.models) == 40
+    assert sorted(result.diff.changed) == sorted(
+        [
+            "catalog/_manifest.json",
+            "catalog/_typed.pyi",
+            f"catalog/{hand.name}",
+            *(
+                f"catalog/{module_name(p.parent.relative_to(synthetic).as_posix())}.py"
+                for p in (models[2], models[5])
+            ),
+        ]
+    )
+    total = result.diff.unchanged + len(result.diff.changed)
+    assert pipeline.generate(synthetic, out).diff == pipeline.TreeDiff(unchanged=total)
+    monkeypatch.undo()
+    full = tmp_path / "full"
+    pipeline.generate(synthetic, full, incremental=False)
+    assert tree(out / "runcomfy_models") == tree(full / "runcomfy_models")
+    assert main(["check", "--schemas", str(synthetic), "--out", str(out)]) == 0
+
+
+def test_an_edit_generate_cannot_judge_takes_the_full_road(synthetic: Path, tmp_path: Path) -> None:
+    """A refused schema, a new model or a stray file: the edit path steps aside and the full build
+    answers (errors named, nothing written; the model added; the stray removed)."""
+    out = tmp_path / "out"
+    pipeline.generate(synthetic, out)
+    package = out / "runcomfy_models"
+    before = tree(package)
+    edited = sorted(synthetic.rglob("input.json"))[4]
+    original = edited.read_text(encoding="utf-8")
+    edited.write_text('{"type": "object", "properties": {"a": {"type": "strng"}}}', encoding="utf-8")
+    refused = pipeline.generate(synthetic, out)
+    assert refused.diff is None and "strng" in str(refused.errors[0]) and tree(package) == before
+    edited.write_text(original, encoding="utf-8")
+    (package / "catalog" / "stray.py").write_text("x = 1\n", encoding="utf-8")
+    shutil.copytree(edited.parent, synthetic / "new-vendor" / "new-model")
+    result = pipeline.generate(synthetic, out)
+    assert result.diff is not None and "catalog/stray.py" in result.diff.removed
+    assert "new-vendor/new-model" in result.models and not (package / "catalog" / "stray.py").exists()
+
+
+def test_the_warm_renderer_builds_what_the_process_itself_would(synthetic: Path) -> None:
+    work = [
+        (store.model_at(synthetic, p.parent.relative_to(synthetic).as_posix()), f"m{i}")
+        for i, p in enumerate(sorted(synthetic.rglob("input.json"))[:3])
+    ]
+    renderer = render_worker.start()
+    assert renderer is not None  # POSIX, two cores, one thread: the test machine has them
+    try:
+        warm = renderer.build(work, False)
+    finally:
+        renderer.close()
+    assert warm == build.build_chunk(work, False)
+
+
+def test_the_manifest_text_is_what_json_would_write() -> None:
+    files = {"catalog/b.py": "2" * 64, "catalog/a.py": "1" * 64, "é/\u2028.py": "3"}
+    schemas = {"z/m": "9" * 64, "a/m": "8" * 64}
+    data = {"generator": "f" * 64, "schemas": schemas, "files": files}
+    assert (
+        manifest.manifest_text("f" * 64, schemas, files) == json.dumps(data, indent=1, sort_keys=True) + "\n"
+    )
+    empty = {"generator": "g", "schemas": {}, "files": {}}
+    assert manifest.manifest_text("g", {}, {}) == json.dumps(empty, indent=1, sort_keys=True) + "\n"
+
+
+def test_the_tree_state_suspects_changed_and_racy_paths_only(tmp_path: Path) -> None:
+    schemas, package = tmp_path / "schemas", tmp_path / "out" / "runcomfy_models"
+    (schemas / "a" / "m").mkdir(parents=True)
+    (schemas / "a" / "m" / "input.json").write_text("{}", encoding="utf-8")
+    (package / "catalog").mkdir(parents=True)
+    (package / "catalog" / "a__m.py").write_text("x = 1\n", encoding="utf-8")
+    state = treestate.TreeState(str(schemas), str(package), ["a/m"], ["catalog/a__m.py"], [])
+    kinds = [(kind, key) for _path, kind, key in state.paths()]
+    assert kinds == [
+        ("store", ""), ("store", "a"), ("model", "a/m"), ("schema", "a/m"), ("schema", "a/m"),
+        ("folder", ""), ("folder", "catalog"), ("file", "catalog/a__m.py"),
+    ]  # fmt: skip
+    state.set_stats(state.scan(), time.time_ns())
+    assert state.racy == [0, 1, 2, 3, 5, 6, 7]  # all but the missing output.json: made just now
+    state.set_stats(state.scan(), time.time_ns() + 2 * hashcache.RACY_NS)
+    assert state.racy == [] and state.suspects(state.scan()) == []
+    (package / "catalog" / "a__m.py").write_text("x = 22\n", encoding="utf-8")
+    (schemas / "a" / "m" / "output.json").write_text("{}", encoding="utf-8")
+    assert state.suspects(state.scan()) == [2, 4, 7]  # the model folder gained a file
+    again = treestate.TreeState.from_record(json.loads(json.dumps(state.record())))
+    assert again is not None and again.stats == state.stats and again.racy == state.racy
 
 
 def test_incremental_generate_renders_a_module_edited_by_hand(synthetic: Path, tmp_path: Path) -> None:
@@ -292,7 +411,7 @@ def test_the_mock_and_run_use_the_package_they_are_pointed_at(tmp_path: Path) ->
         server.wait(timeout=10)
 
 
-def test_a_clean_check_records_a_snapshot_that_holds_until_anything_it_read_changes(
+def test_a_clean_check_records_a_tree_state_that_holds_until_anything_it_read_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(hashcache, "RACY_NS", 0)
@@ -300,11 +419,12 @@ def test_a_clean_check_records_a_snapshot_that_holds_until_anything_it_read_chan
     shutil.copytree(ROOT / "schemas", schemas)
     out = tmp_path / "out"
     assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
-    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0  # records the snapshot
-    with monkeypatch.context() as patched:  # the snapshot answers: no hashing, no manifest
-        patched.setattr(manifest, "is_up_to_date", lambda *a: pytest.fail("snapshot not used"))
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0  # records the state
+    with monkeypatch.context() as patched:  # the state answers: no hashing, no manifest
+        patched.setattr(manifest, "is_up_to_date", lambda *a: pytest.fail("state not used"))
+        patched.setattr(manifest, "read_manifest", lambda *a: pytest.fail("state not used"))
         assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
-    # a stray module in the catalog, a new model, an edited schema: each voids the snapshot
+    # a stray module in the catalog, a new model, an edited schema: each is seen
     stray = out / "runcomfy_models" / "catalog" / "stray.py"
     stray.write_text(pipeline.HEADER + "\n", encoding="utf-8")
     capsys.readouterr()
@@ -358,7 +478,7 @@ def test_generate_after_a_clean_check_with_nothing_changed_does_nothing(
     )
 
 
-def test_a_snapshot_holds_only_for_the_generator_that_took_it(
+def test_a_tree_state_holds_only_for_the_generator_that_took_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(hashcache, "RACY_NS", 0)
@@ -367,10 +487,10 @@ def test_a_snapshot_holds_only_for_the_generator_that_took_it(
     pipeline.generate(schemas, out)
     assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
     cache = hashcache.HashCache(out / ".runcomfy_models.cache")
-    where = (os.path.abspath(schemas), os.path.abspath(out / "runcomfy_models"))
-    assert hashcache.snapshot_holds(cache, *where)
-    monkeypatch.setattr(hashcache, "GENERATOR", str(tmp_path / "another-install"))
-    assert not hashcache.snapshot_holds(cache, *where)
+    state = treestate.recorded(cache, schemas, out / "runcomfy_models")
+    assert state is not None and state.suspects(state.scan()) == []
+    monkeypatch.setattr(treestate, "GENERATOR", str(tmp_path / "another-install"))
+    assert treestate.recorded(cache, schemas, out / "runcomfy_models") is None
 
 
 @pytest.mark.parametrize("full", [False, True])
@@ -384,7 +504,7 @@ def test_any_file_generate_would_not_write_is_drift_and_generate_removes_it(
     package = out / "runcomfy_models"
     check = ["check", "--schemas", str(schemas), "--out", str(out), *(["--full"] if full else [])]
     assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
-    assert main(check) == 0  # records the snapshot (the fast path)
+    assert main(check) == 0  # records the tree state (the fast path)
     (package / "__pycache__").mkdir(exist_ok=True)
     (package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"")  # caches are not drift
     capsys.readouterr()
@@ -406,7 +526,7 @@ def test_any_file_generate_would_not_write_is_drift_and_generate_removes_it(
     assert not (package / "link.py").is_symlink() and tmp_path.is_dir()  # the link, not its target
     assert (package / "__pycache__" / "x.cpython-311.pyc").exists()
     assert main(check) == 0
-    # a new file in a folder that only the snapshot watches
+    # a new file in a folder that only the tree state watches
     assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
     (package / "catalog" / "notes.md").write_text("hi\n", encoding="utf-8")
     assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1

@@ -81,10 +81,15 @@ def _progress_bar() -> Progress:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from runcomfy_codegen import render_worker
+
+    wanted = args.model_ids or None
+    # First thing: a child loads the parser and templates while this process loads the pipeline and
+    # stats the tree; `generate` after one edit renders there (see render_worker), and closes it.
+    renderer = render_worker.start() if wanted is None else None
     from runcomfy_codegen import pipeline
 
     out = Path(args.out)
-    wanted = args.model_ids or None
     try:
         schemas = _store(args.schemas)
         if sys.stderr.isatty():
@@ -98,14 +103,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
                     allow_unknown=args.allow_unknown,
                     keep_going=args.keep_going,
                     progress=lambda _model: bar.advance(task),
+                    renderer=renderer,
                 )
         else:
             result = pipeline.generate(
-                schemas, out, wanted, allow_unknown=args.allow_unknown, keep_going=args.keep_going
+                schemas,
+                out,
+                wanted,
+                allow_unknown=args.allow_unknown,
+                keep_going=args.keep_going,
+                renderer=renderer,
             )
     except CodegenError as exc:
         err(str(exc))
         return EXIT_USAGE
+    finally:
+        if renderer is not None:
+            renderer.close()
     for warning in result.warnings:
         warn(warning)
     for error in result.errors:
@@ -123,8 +137,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from runcomfy_codegen.hashcache import HashCache, cache_path, record_snapshot, snapshot_holds
+    import json
+    import time
 
+    from runcomfy_codegen.hashcache import HashCache, cache_path
+
+    started = time.time_ns()  # anything changed after this is racy in the state recorded below
     try:
         schemas = _store(args.schemas)
     except CodegenError as exc:
@@ -134,16 +152,37 @@ def cmd_check(args: argparse.Namespace) -> int:
     package = out / "runcomfy_models"
     cache = HashCache(cache_path(out, "runcomfy_models"))
     clean = f"no drift: {package} matches {schemas} (manifest hashes; --full to render and compare)"
-    if not args.full and snapshot_holds(cache, os.path.abspath(schemas), os.path.abspath(package)):
-        print(clean)  # nothing it depends on changed since a clean check (stat of every path)
-        return EXIT_OK
-    from runcomfy_codegen.manifest import is_up_to_date, snapshot
+    if not args.full:
+        from runcomfy_codegen.treestate import recorded
 
-    if not args.full and is_up_to_date(schemas, package, cache):
-        record_snapshot(cache, snapshot(schemas, package))
-        cache.save()  # like git's index refresh: the next check reads only what changed
-        print(clean)
-        return EXIT_OK
+        state = recorded(cache, schemas, package)
+        if state is not None:  # the stat of every path the last clean run depended on
+            now = state.scan()
+            suspects = state.suspects(now)
+            if not suspects:
+                print(clean)
+                return EXIT_OK
+            from runcomfy_codegen.incremental import examine
+            from runcomfy_codegen.manifest import read_manifest
+
+            manifest = read_manifest(package)
+            if manifest is not None and examine(state, now, suspects, manifest).clean:
+                state.set_stats(now, started)
+                cache.set_state(state.record())
+                cache.save()
+                print(clean)
+                return EXIT_OK
+        from runcomfy_codegen.incremental import fresh_state
+        from runcomfy_codegen.manifest import MANIFEST, is_up_to_date
+
+        if is_up_to_date(schemas, package, cache):
+            manifest_bytes = (package / MANIFEST).read_bytes()
+            state = fresh_state(schemas, package, json.loads(manifest_bytes), manifest_bytes)
+            state.set_stats(state.scan(), started)
+            cache.set_state(state.record())
+            cache.save()  # like git's index refresh: the next check reads only what changed
+            print(clean)
+            return EXIT_OK
     from runcomfy_codegen import pipeline
 
     try:
@@ -306,10 +345,14 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+CORE_COMMANDS = ("check", "generate")
+"""Commands whose parser is built without the job, batch and sync commands' modules."""
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The CLI's parser; ``command="check"`` builds only what that command needs (``check`` on
-    an unchanged store takes a few tens of milliseconds, the other commands' modules would add
-    a third to it)."""
+    """The CLI's parser; ``command="check"`` or ``"generate"`` builds only what the core commands
+    need (``check`` on an unchanged store, or ``generate`` after one edit, takes a few tens of
+    milliseconds; the other commands' modules would add a third to it)."""
     parser = argparse.ArgumentParser(
         prog="runcomfy-codegen",
         description="Typed Python clients for the RunComfy Model API: generate them from JSON schemas, "
@@ -454,7 +497,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_mock_server)
 
-    if command == "check":
+    if command in CORE_COMMANDS:
         return parser
     from runcomfy_codegen import batch_cli, jobs_cli, sync_cli
 
@@ -517,7 +560,7 @@ def _expected_failure(exc: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser("check" if words[:1] == ["check"] else None)
+    parser = build_parser(words[0] if words[:1] and words[0] in CORE_COMMANDS else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on a bad argument, 0 on --help

@@ -7,28 +7,30 @@ leaves the disk as it was), and ``check`` compares without writing anything.
 
 from __future__ import annotations
 
+import json
 import os
-import sys
+import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runcomfy_codegen import build, render_worker
 from runcomfy_codegen._errors import CodegenError, SchemaError
 from runcomfy_codegen.hashcache import HashCache, cache_path
-from runcomfy_codegen.lock import output_lock
-from runcomfy_codegen.manifest import MANIFEST, build_manifest, extend_manifest, model_hash, reusable
-from runcomfy_codegen.model_id import catalog_module, check_model_id, module_name
 from runcomfy_codegen.schema import store
 from runcomfy_codegen.schema.store import ModelFiles
-from runcomfy_codegen.typed_stub import STUB, assemble, keep_others, parts_of, render_stub
-from runcomfy_codegen.write import HEADER, TreeDiff, compare_tree, write_tree
+from runcomfy_codegen.treestate import TreeState, recorded
+from runcomfy_codegen.write import HEADER, TreeDiff, atomic_write, compare_tree, write_tree
 
 if TYPE_CHECKING:
-    from runcomfy_codegen.schema.loader import LoadedSchema
+    pass
 
-# The parser, the templates and the loader (jinja2, pydantic) are imported where a model is built:
-# a `generate` with nothing to render never loads them.
+# Imported here: what `generate` needs to find out that nothing, or one schema, changed. The rest
+# (the manifest, the lock, the typed stub; the loader, parser and templates a build needs, jinja2
+# with them) is imported where it is used, so that a `generate` after one edit costs little more
+# than `check` (see runcomfy_codegen.render_worker for the parser and templates).
 
 PACKAGE = "runcomfy_models"
 RUNTIME = Path(__file__).parent / "runtime"
@@ -80,22 +82,26 @@ def _runtime_file(name: str, folder: Path | None = None) -> str:
 
 
 def stale_runtime_copies(folder: Path | None = None) -> list[str]:
-    """Runtime modules the generator has imported from the ``runcomfy_models`` it carries (the rule
-    grammar, URL paths, the ECMA-262 pattern check) whose copy differs from ``runtime/``: this run
-    used the previous version of them (edited since the last ``generate``)."""
+    """The runtime modules the generator runs from the ``runcomfy_models`` it carries (the rule
+    grammar, ECMA-262 patterns, URL paths: :data:`runcomfy_codegen.carried.STANDALONE`) whose copy
+    there differs from ``runtime/``: this run checked schemas with the previous version of them
+    (edited since the last ``generate``, which this run copies)."""
+    import importlib.util
+
+    from runcomfy_codegen.carried import STANDALONE
+
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    carried = Path(next(iter(spec.submodule_search_locations)))
     stale = []
-    for source, target in runtime_files(folder).items():
-        name = f"{PACKAGE}.{target[:-3]}" if target != "__init__.py" else PACKAGE
-        module = sys.modules.get(name)
-        path = getattr(module, "__file__", None)
-        if module is None or path is None or not target.endswith(".py"):
-            continue
+    for name in STANDALONE:
         try:
-            current = Path(path).read_text(encoding="utf-8")
+            current = (carried / f"{name}.py").read_text(encoding="utf-8")
         except OSError:
-            continue
-        if current != _runtime_file(source, folder):
-            stale.append(source)
+            continue  # not copied yet: runcomfy_codegen.carried ran runtime/'s own file
+        if current != _runtime_file(f"{name}.py", folder):
+            stale.append(f"{name}.py")
     return stale
 
 
@@ -110,6 +116,7 @@ def render_schema(
 ) -> str:
     """The module source for one model from in-memory schemas, built exactly as ``generate`` builds
     a store's model: the documents go through the same loader (as the JSON bytes they stand for)."""
+    from runcomfy_codegen.model_id import check_model_id, module_name
     from runcomfy_codegen.parse import parse_model
     from runcomfy_codegen.render import render_module
     from runcomfy_codegen.schema.loader import load_document
@@ -120,69 +127,8 @@ def render_schema(
     loaded_in = load_document(input_schema, input_file, allow_unknown=allow_unknown)
     loaded_out = load_document(output_document, output_file, allow_unknown=allow_unknown)
     text = render_module(parse_model(model_id, module_name(model_id), loaded_in, loaded_out))
-    _compiles_if_deep(text, loaded_in, loaded_out)
+    build.compiles_if_deep(text, loaded_in, loaded_out)
     return text
-
-
-DEEP = 40
-"""Schemas nested deeper than this (JSON levels, after ``$ref`` resolution) get their module compiled."""
-
-
-def _compiles_if_deep(text: str, *loaded: LoadedSchema) -> None:
-    """A module that would not compile is never reported as built. Depth is what can break it (the
-    loader bounds it, see :mod:`.schema.loader`); a module from a deep schema is compiled to make sure,
-    the rest skip the cost."""
-    deep = next((s for s in loaded if s.depth > DEEP), None)
-    if deep is None:
-        return
-    try:
-        compile(text, "<generated>", "exec", dont_inherit=True)
-    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
-        reason = getattr(exc, "msg", None) or type(exc).__name__
-        raise SchemaError(
-            deep.path, "", f"nested too deeply: the generated module would not compile ({reason})"
-        ) from None
-
-
-@dataclass
-class _Built:
-    """One model's outcome, as a worker returns it."""
-
-    model_id: str
-    module: str
-    text: str | None
-    error: CodegenError | None
-    warnings: list[str]
-    stub: str = ""
-    """The model's part of ``catalog/_typed.pyi`` (see :mod:`runcomfy_codegen.typed_stub`)."""
-
-
-def _build_one(files: ModelFiles, module: str, allow_unknown: bool) -> _Built:
-    from runcomfy_codegen.parse import parse_model
-    from runcomfy_codegen.render import render_module
-    from runcomfy_codegen.schema.loader import load_model
-
-    try:
-        loaded = load_model(files, allow_unknown=allow_unknown)
-        ir = parse_model(files.model_id, module, loaded.input, loaded.output)
-        text = render_module(ir)
-        _compiles_if_deep(text, loaded.input, loaded.output)
-        return _Built(files.model_id, module, text, None, ir.warnings, render_stub(ir))
-    except CodegenError as exc:
-        return _Built(files.model_id, module, None, exc, [])
-
-
-def _build_chunk(
-    work: list[tuple[ModelFiles, str]],
-    allow_unknown: bool,
-    progress: Callable[[str], None] | None = None,
-) -> list[_Built]:
-    built = []
-    for files, module in work:
-        built.append(_build_one(files, module, allow_unknown))
-        if progress is not None:
-            progress(files.model_id)
-    return built
 
 
 PARALLEL_THRESHOLD = 200
@@ -194,8 +140,17 @@ def _build_all(
     allow_unknown: bool,
     keep_going: bool,
     progress: Callable[[str], None] | None,
-) -> list[_Built]:
-    """Build every model; in parallel (fork, one worker per core) for large stores on POSIX."""
+    renderer: render_worker.WarmRenderer | None = None,
+) -> list[build.Built]:
+    """Build every model; in parallel (fork, one worker per core) for large stores on POSIX; a few
+    in the warm renderer when there is one (it has loaded the parser and templates already)."""
+    if renderer is not None and len(work) < PARALLEL_THRESHOLD:
+        built = renderer.build(work, allow_unknown)
+        if built is not None:
+            for outcome in built:
+                if progress is not None:
+                    progress(outcome.model_id)
+            return built
     import multiprocessing
 
     # Loaded here, before any fork, so that forked workers inherit them instead of importing them again.
@@ -213,7 +168,7 @@ def _build_all(
     ):
         built = []
         for files, module in work:
-            outcome = _build_one(files, module, allow_unknown)
+            outcome = build.build_one(files, module, allow_unknown)
             built.append(outcome)
             if progress is not None:
                 progress(files.model_id)
@@ -233,8 +188,8 @@ def _build_all(
         initializer=exit_with_parent,
         initargs=(os.getpid(),),
     ) as pool:
-        futures = [pool.submit(_build_chunk, chunk, allow_unknown) for chunk in slices[1:]]
-        built = _build_chunk(slices[0], allow_unknown, progress)  # the parent's share, live
+        futures = [pool.submit(build.build_chunk, chunk, allow_unknown) for chunk in slices[1:]]
+        built = build.build_chunk(slices[0], allow_unknown, progress)  # the parent's share, live
         for future in futures:
             done = future.result()
             built.extend(done)
@@ -253,6 +208,8 @@ CATALOG_INIT = "catalog/__init__.py"
 
 def _stub_parts(package: Path) -> dict[str, str]:
     """model id -> its part of the package's typed stub on disk (empty when unreadable)."""
+    from runcomfy_codegen.typed_stub import STUB, parts_of
+
     try:
         return parts_of((package / STUB).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
@@ -268,6 +225,7 @@ def build_package(
     progress: Callable[[str], None] | None = None,
     reuse: Path | None = None,
     cache: HashCache | None = None,
+    renderer: render_worker.WarmRenderer | None = None,
 ) -> GenerateResult:
     """Load, parse and render every model of the store (or only ``model_ids``) in memory.
 
@@ -276,6 +234,10 @@ def build_package(
     ``result.kept`` (path -> hash) instead of ``result.files``, as does ``catalog/__init__.py``
     when the set of models is the same. The file set is the same either way.
     """
+    from runcomfy_codegen.manifest import MANIFEST, build_manifest, model_hash, reusable
+    from runcomfy_codegen.model_id import catalog_module, module_name
+    from runcomfy_codegen.typed_stub import STUB, assemble
+
     result = GenerateResult()
     cache = cache or HashCache(None)
     found = store.discover(schemas)
@@ -324,7 +286,7 @@ def build_package(
         else:
             work.append((files, module))
     cache.lenient &= {m for m in hashes if f"catalog/{module_name(m)}.py" in result.kept}
-    for outcome in _build_all(work, allow_unknown, keep_going, progress) if work else []:
+    for outcome in _build_all(work, allow_unknown, keep_going, progress, renderer) if work else []:
         if allow_unknown and outcome.error is None:
             cache.lenient.add(outcome.model_id)
         if outcome.error is not None:
@@ -371,30 +333,51 @@ def generate(
     keep_going: bool = False,
     progress: Callable[[str], None] | None = None,
     incremental: bool = True,
+    renderer: render_worker.WarmRenderer | None = None,
 ) -> GenerateResult:
     """Build the package and write it to ``out/runcomfy_models``; nothing is written on error
     unless ``keep_going`` (then refused models are left out and the rest is written).
 
     ``incremental`` (the default): models whose schema and module are as the package's manifest
-    records are not rendered again (:func:`build_package`'s ``reuse``); the files written are the
-    same as a full build's, byte for byte.
+    records are not rendered again (:func:`build_package`'s ``reuse``); when the tree state of the
+    last clean run holds but for edits to schema files, only the edited models are even looked at
+    (:mod:`runcomfy_codegen.incremental`). The files written are the same as a full build's, byte
+    for byte.
+
+    ``renderer``: a warm renderer the caller started (the CLI starts one first thing, see
+    :mod:`runcomfy_codegen.render_worker`); otherwise one is started where it can pay. It is closed
+    before this returns.
     """
+    from runcomfy_codegen.incremental import fresh_state
+    from runcomfy_codegen.lock import output_lock
+    from runcomfy_codegen.manifest import MANIFEST, extend_manifest
+    from runcomfy_codegen.typed_stub import STUB, keep_others
+
+    started = time.time_ns()  # anything changed after this is racy in the state recorded below
     wanted = None if model_ids is None else list(model_ids)
     cache = HashCache(cache_path(out, PACKAGE))
     package = out / PACKAGE
-    if incremental and wanted is None and (allow_unknown or not cache.lenient):
-        done = _unchanged_since_clean_check(cache, schemas, package)
-        if done is not None:
-            return done
-    result = build_package(
-        schemas,
-        wanted,
-        allow_unknown=allow_unknown,
-        keep_going=keep_going,
-        progress=progress,
-        reuse=package if incremental and wanted is None else None,
-        cache=cache,
-    )
+    try:
+        if incremental and wanted is None and (allow_unknown or not cache.lenient):
+            state = recorded(cache, schemas, package)
+            if state is not None:
+                renderer = renderer or render_worker.start()  # warms up while the tree is statted
+                done = _generate_edits(cache, state, schemas, out, allow_unknown, started, renderer)
+                if done is not None:
+                    return done
+        result = build_package(
+            schemas,
+            wanted,
+            allow_unknown=allow_unknown,
+            keep_going=keep_going,
+            progress=progress,
+            reuse=package if incremental and wanted is None else None,
+            cache=cache,
+            renderer=renderer,
+        )
+    finally:
+        if renderer is not None:
+            renderer.close()
     if result.errors and not keep_going:
         return result
     # Writing a subset must not remove the modules of the models that were not asked for, and its
@@ -405,21 +388,133 @@ def generate(
         if wanted is not None and MANIFEST in result.files:
             result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], package)
         result.diff = write_tree(package, result.files, prune=wanted is None, kept=result.kept)
+        if wanted is None and not result.errors:  # the package is now exactly what the store makes
+            text = result.files[MANIFEST]
+            state = fresh_state(schemas, package, json.loads(text), text.encode("utf-8"))
+            state.set_stats(state.scan(), started)
+            cache.set_state(state.record())
+        else:
+            cache.set_state(None)
     cache.save()
     return result
 
 
-def _unchanged_since_clean_check(cache: HashCache, schemas: Path, package: Path) -> GenerateResult | None:
-    """Nothing to do when nothing ``check`` read changed since it found the package clean (its
-    snapshot of every path's stat holds): then generating would write the same bytes."""
-    from runcomfy_codegen.hashcache import snapshot_holds
+def _generate_edits(
+    cache: HashCache,
+    state: TreeState,
+    schemas: Path,
+    out: Path,
+    allow_unknown: bool,
+    started: int,
+    renderer: render_worker.WarmRenderer | None,
+) -> GenerateResult | None:
+    """``generate`` when the tree ``state`` of the last clean run holds but for edited schema files
+    (or hand-edited modules): render those models only and rewrite their modules, the typed stub and
+    the manifest. None: something only the full road can judge (a model added or removed, a stray
+    file, the generator changed, a refused schema); nothing was written then."""
+    from runcomfy_codegen.incremental import examine
+    from runcomfy_codegen.manifest import read_manifest
+    from runcomfy_codegen.model_id import module_name
 
-    if not snapshot_holds(cache, os.path.abspath(schemas), os.path.abspath(package)):
+    package = out / PACKAGE
+    now = state.scan()
+    suspects = state.suspects(now)
+    unchanged = GenerateResult(models=list(state.ids), diff=TreeDiff(unchanged=len(state.files)))
+    if not suspects:
+        return unchanged
+    manifest = read_manifest(package)
+    if manifest is None:
         return None
-    assert cache.snapshot is not None
-    ids, files = cache.snapshot["ids"], cache.snapshot["files"]
-    assert isinstance(ids, list) and isinstance(files, list)
-    return GenerateResult(models=list(ids), diff=TreeDiff(unchanged=len(files)))
+    delta = examine(state, now, suspects, manifest)
+    if delta.full:
+        return None
+    edited = set(delta.models)
+    if delta.files:
+        modules = {f"catalog/{module_name(m)}.py": m for m in state.ids}
+        if any(rel not in modules for rel in delta.files):
+            return None  # the stub, the catalog or a runtime file: the full road rewrites it
+        edited.update(modules[rel] for rel in delta.files)
+    if not edited:  # every suspect was verified unchanged
+        state.set_stats(now, started)
+        cache.set_state(state.record())
+        cache.save()
+        return unchanged
+    work = [(store.model_at(schemas, m), module_name(m)) for m in sorted(edited)]
+    sent = renderer is not None and renderer.send(work, allow_unknown)
+    edits = _Edits(state, now, manifest, delta.models, package)  # read while the child renders
+    built = renderer.receive() if sent and renderer is not None else None
+    if built is None:
+        built = build.build_chunk(work, allow_unknown)
+        if any(b.error is not None for b in built):
+            return None  # the full road reports it, and writes nothing
+    return edits.write(cache, built, allow_unknown, started, out)
+
+
+class _Edits:
+    """What writing the edits needs from disk, read before the edited models are rendered."""
+
+    def __init__(
+        self,
+        state: TreeState,
+        now: array[int],
+        manifest: dict[str, Any],
+        schema_hashes: dict[str, str],
+        package: Path,
+    ) -> None:
+        from runcomfy_codegen.typed_stub import STUB
+
+        self.state, self.now, self.manifest, self.schema_hashes = state, now, manifest, schema_hashes
+        try:
+            self.stub: str | None = (package / STUB).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            self.stub = None
+        self.index = {path: i for i, (path, _kind, _key) in enumerate(state.paths())}
+
+    def write(
+        self, cache: HashCache, built: list[build.Built], allow_unknown: bool, started: int, out: Path
+    ) -> GenerateResult | None:
+        """Write the rendered modules, the stub and the manifest; record the new tree state."""
+        from runcomfy_codegen.lock import output_lock
+        from runcomfy_codegen.manifest import MANIFEST, manifest_text, sha256_text
+        from runcomfy_codegen.typed_stub import STUB, replace_part
+
+        package, state, stub = out / PACKAGE, self.state, self.stub
+        files: dict[str, str] = {}
+        for outcome in built:
+            assert outcome.text is not None
+            files[f"catalog/{outcome.module}.py"] = outcome.text
+            stub = None if stub is None else replace_part(stub, outcome.model_id, outcome.stub)
+        if stub is None:
+            return None  # no stub, or a model missing from it: the full road writes it again
+        files[STUB] = stub
+        recorded_files = {**self.manifest["files"], **{rel: sha256_text(text) for rel, text in files.items()}}
+        schemas = {**self.manifest["schemas"], **self.schema_hashes}
+        files[MANIFEST] = manifest_text(self.manifest["generator"], schemas, recorded_files)
+        diff = TreeDiff()
+        with output_lock(out, PACKAGE):
+            for rel, text in files.items():
+                data = text.encode("utf-8")
+                try:
+                    same = (package / rel).read_bytes() == data
+                except OSError:
+                    same = False
+                if not same:
+                    atomic_write(package / rel, data, make_parents=False)
+                    diff.changed.append(rel)
+        diff.unchanged = len(state.files) - len(diff.changed)
+        if allow_unknown:
+            cache.lenient.update(b.model_id for b in built)
+        # The new state: the stats taken before, but those of the files just written and their folders.
+        for rel in diff.changed:
+            for path in (f"{state.package}/{rel}", os.path.dirname(f"{state.package}/{rel}")):
+                state.restat(self.now, self.index[path])
+        state.set_stats(self.now, started)
+        state.manifest_sha = sha256_text(files[MANIFEST])
+        cache.set_state(state.record())
+        cache.save()
+        return GenerateResult(
+            models=list(state.ids), diff=diff, warnings=[w for b in built for w in b.warnings]
+        )
 
 
 def check(schemas: Path, out: Path, *, allow_unknown: bool = False) -> GenerateResult:

@@ -302,11 +302,22 @@ def _class_view(
     )
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's cache of compiled templates, keyed by each template's source, in the user's own
+    folder of the system's temporary directory (Jinja checks it is private): compiling the module
+    template takes longer than rendering a model with it. None where Jinja finds no safe folder."""
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (RuntimeError, OSError):
+        return None
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The Jinja environment, built once: strict about undefined names, no autoescape (not HTML)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

@@ -23,22 +23,13 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runcomfy_codegen.ir import (
-    Constrained,
-    DictOf,
-    FieldIR,
-    ListOf,
-    LiteralOf,
-    ModelIR,
-    ModelRef,
-    ModuleIR,
-    Primitive,
-    TypeExpr,
-    UnionOf,
-)
 from runcomfy_codegen.literals import py_literal
 from runcomfy_codegen.write import HEADER
+
+if TYPE_CHECKING:
+    from runcomfy_codegen.ir import FieldIR, ModelIR, ModuleIR, TypeExpr
 
 STUB = "catalog/_typed.pyi"
 _MARK = "# model: "
@@ -55,6 +46,10 @@ _STUB_PRIMITIVES = {
 
 
 def _type(expr: TypeExpr, ns: str) -> str:
+    # The IR is imported here, not with the module: writing the stub of a few models (an incremental
+    # generate) needs only its text (assemble, replace_part).
+    from runcomfy_codegen.ir import Constrained, DictOf, ListOf, LiteralOf, ModelRef, Primitive, UnionOf
+
     if isinstance(expr, Primitive):
         return _STUB_PRIMITIVES[expr.name]
     if isinstance(expr, LiteralOf):
@@ -150,6 +145,20 @@ def parts_of(text: str) -> dict[str, str]:
             model_id = chunk[len(_MARK) : chunk.index("\n")]
             parts[model_id] = chunk.rstrip("\n") + "\n"
     return parts
+
+
+def replace_part(text: str, model_id: str, part: str) -> str | None:
+    """The stub ``text`` (from :func:`assemble`) with ``model_id``'s part replaced by ``part``, as
+    :func:`assemble` would write it; None when the stub has no part for that model."""
+    mark = f"\n{_MARK}{model_id}\n"
+    found = text.find(mark)
+    if found == -1:
+        return None
+    start = found + 1
+    end = text.find(f"\n{_MARK}", start + len(mark) - 1)  # the next part
+    if end == -1:
+        end = text.find("\n\n@overload\n", start)  # the last part: the overloads follow
+    return None if end == -1 else f"{text[:start]}{part}{text[end:]}"
 
 
 def keep_others(

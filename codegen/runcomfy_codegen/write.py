@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +70,8 @@ def stray_paths(root: Path | str, expected: Collection[str]) -> list[str]:
 def _remove(root: Path, rel: str) -> None:
     path = root / rel.rstrip("/")
     if rel.endswith("/") and not path.is_symlink():
+        import shutil
+
         shutil.rmtree(path)
         return
     path.unlink(missing_ok=True)
@@ -134,6 +135,8 @@ def atomic_write(path: Path, data: bytes, *, make_parents: bool = True) -> None:
 def _write_new_tree(root: Path, files: dict[str, str]) -> TreeDiff:
     """A package that does not exist yet is written beside it, then renamed into place at once:
     readers see no package or the whole package, and no file needs a rename of its own."""
+    import shutil
+
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = root.parent / f".{root.name}.{os.getpid()}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
@@ -153,6 +156,8 @@ def _write_new_tree(root: Path, files: dict[str, str]) -> TreeDiff:
 def remove_stale_temps(root: Path) -> list[Path]:
     """Remove what a killed run left: ``.<name>.<pid>.tmp`` files in the package and staging folders
     beside it. Call only while holding the output lock (no other run can be writing them)."""
+    import shutil
+
     removed: list[Path] = []
     if root.parent.is_dir():
         for staging in root.parent.glob(f".{root.name}.*.tmp"):

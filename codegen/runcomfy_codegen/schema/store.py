@@ -119,12 +119,22 @@ def discover(store: Path) -> list[ModelFiles]:
             elif entry.name == INPUT:
                 has_input = True
         if has_input:
-            shown = f"{prefix}{model_id}/" if model_id else prefix
-            found.append(
-                ModelFiles(model_id or ".", f"{shown}{INPUT}", f"{shown}{OUTPUT}", folder=Path(folder))
-            )
+            found.append(_model(prefix, model_id, folder))
     found.sort(key=lambda m: m.model_id)
     return found
+
+
+def _model(prefix: str, model_id: str, folder: str) -> ModelFiles:
+    shown = f"{prefix}{model_id}/" if model_id else prefix
+    return ModelFiles(model_id or ".", f"{shown}{INPUT}", f"{shown}{OUTPUT}", folder=Path(folder))
+
+
+def model_at(store: Path, model_id: str) -> ModelFiles:
+    """The model ``model_id`` of a store folder, as :func:`discover` finds it (same display paths);
+    nothing is checked or read."""
+    root = os.path.normpath(str(store))
+    folder = root if model_id == "." else os.path.join(root, *model_id.split("/"))
+    return _model(f"{store.name}/" if store.name else "", "" if model_id == "." else model_id, folder)
 
 
 def _git(args: list[str], cwd: Path) -> bytes:

@@ -1,0 +1,149 @@
+"""What changed since the package was last known clean: the stat of every path, then a few reads.
+
+``check`` and ``generate`` both start here. The cache beside the package holds the
+:class:`~runcomfy_codegen.treestate.TreeState` of the last clean ``check`` or ``generate``; a run
+stats the same paths and looks closer only at the suspects (:meth:`TreeState.suspects`):
+
+* a schema file: its model's schema hash, read and compared with the manifest's;
+* a package file: its bytes hashed and compared with the manifest's (the manifest itself with the
+  hash the state recorded);
+* a package folder: listed, and compared with the files the manifest says it holds (``__pycache__``
+  allowed): any other entry is a stray, or a temporary file a killed run left (the full road
+  removes it);
+* a model's folder: listed; only files may be in it (a new folder could be a new model);
+* a folder of the store above the models, or a file or folder of the generator: the delta cannot
+  say what that means (a model added or removed; the generator changed), so the run takes the full
+  road (:attr:`Delta.full` says why).
+
+:func:`examine` returns the :class:`Delta`: the models whose schema changed and the package files
+that differ. An empty one means the package is clean; ``generate`` renders only the models in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runcomfy_codegen._errors import CodegenError
+from runcomfy_codegen.manifest import MANIFEST, generator_files, schema_hash
+from runcomfy_codegen.schema.store import INPUT, OUTPUT, ModelFiles
+from runcomfy_codegen.treestate import FIELDS, TreeState
+
+
+@dataclass
+class Delta:
+    full: str = ""
+    """Why only a full look can judge (a folder of the store changed …); empty when the delta is enough."""
+    models: dict[str, str] = field(default_factory=dict)
+    """model id -> its schema hash now, for each model whose schema files changed."""
+    files: list[str] = field(default_factory=list)
+    """Package files whose bytes differ from the manifest's, or that are missing."""
+
+    @property
+    def clean(self) -> bool:
+        return not (self.full or self.models or self.files)
+
+
+def fresh_state(schemas: Path, package: Path, manifest: dict[str, Any], manifest_bytes: bytes) -> TreeState:
+    """The state of a package that ``manifest`` describes, without its stats (see :meth:`TreeState.scan`)."""
+    generator = generator_files()
+    folders = sorted({str(path.parent) for path in generator})
+    return TreeState(
+        os.path.abspath(schemas),
+        os.path.abspath(package),
+        sorted(manifest["schemas"]),
+        sorted([*manifest["files"], MANIFEST]),
+        [*map(str, generator), *folders],
+        hashlib.sha256(manifest_bytes).hexdigest(),
+    )
+
+
+def _sha_of(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _model_folder_holds_only_files(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    return False  # a model inside a model, or a folder named like a schema file
+                if entry.is_symlink() and entry.name in (INPUT, OUTPUT):
+                    return False  # refused by the store: the full road says so
+    except OSError:
+        return False
+    return True
+
+
+def _expected_entries(files: list[str]) -> dict[str, set[str]]:
+    """package folder (relative, "" for the package) -> the names the manifest says it holds."""
+    expected: dict[str, set[str]] = {}
+    for rel in files:
+        parts = rel.split("/")
+        for depth in range(len(parts)):
+            expected.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+    return expected
+
+
+def _folder_holds_only(path: str, names: set[str]) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.name in names:
+                    continue
+                if entry.name == "__pycache__" and entry.is_dir(follow_symlinks=False):
+                    continue
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def examine(state: TreeState, now: array[int], suspects: list[int], manifest: dict[str, Any]) -> Delta:
+    """Look closer at the ``suspects`` (indexes into ``state.paths()``, stats ``now``) against the
+    package's ``manifest``: see the module notes."""
+    delta = Delta()
+    paths = state.paths()
+    schemas: dict[str, str] = manifest["schemas"]
+    files: dict[str, str] = manifest["files"]
+    expected: dict[str, set[str]] | None = None
+    for index in suspects:
+        path, kind, key = paths[index]
+        if kind == "store":
+            delta.full = f"{path}: a folder of the store changed"
+        elif kind == "generator":
+            delta.full = f"{path}: the generator changed"
+        elif kind == "model":
+            if not now[index * FIELDS] or not _model_folder_holds_only_files(path):
+                delta.full = f"{path}: a model's folder changed"
+        elif kind == "schema":
+            if key not in delta.models:
+                model = ModelFiles(key, INPUT, OUTPUT, folder=Path(path).parent)
+                try:
+                    digest = schema_hash(model.read_input(), model.read_output())
+                except CodegenError as exc:
+                    delta.full = str(exc)
+                    continue
+                if digest != schemas.get(key):
+                    delta.models[key] = digest
+        elif kind == "folder":
+            if expected is None:
+                expected = _expected_entries(state.files)
+            if not now[index * FIELDS] or not _folder_holds_only(path, expected.get(key, set())):
+                delta.full = f"{path}: a file the package does not hold"
+        elif key == MANIFEST:
+            if _sha_of(path) != state.manifest_sha:
+                delta.full = f"{path}: the manifest changed"
+        elif _sha_of(path) != files.get(key):
+            delta.files.append(key)
+        if delta.full:
+            break
+    return delta

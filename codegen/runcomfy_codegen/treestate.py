@@ -1,0 +1,200 @@
+"""The stat of every path a clean package depends on: git's index, for a whole answer.
+
+When ``check`` finds the package clean, or ``generate`` has written it, :class:`TreeState` records
+the stat (mode, size, mtime, ctime, inode) of every path that answer depended on: the store folder,
+each folder on the way to a model, each model's folder and schema files; the package folder, its
+folders and files; the generator's files and folders. A later run stats the same paths, and only
+the *suspects* need a closer look (:mod:`runcomfy_codegen.incremental`): the paths whose stat
+changed, and the "racy" ones, changed within :data:`~runcomfy_codegen.hashcache.RACY_NS` of the
+recording (on a coarse clock their stat could stay the same through another change, so they are
+verified by content until they are older than that). No suspect: nothing the answer depended on
+changed, and nothing is read.
+
+A folder's stat changes when an entry is added, removed or renamed in it, so a new model or a
+stray module is noticed without listing anything. ``ctime`` cannot be set from user space, so a
+tool that restores an old ``mtime`` still makes a suspect.
+
+The state is kept in the hash cache file beside the package (``OUT/.runcomfy_models.cache``); it
+holds only for the same store, package and generator install. This module imports only the
+standard library.
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import sys
+from array import array
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from runcomfy_codegen import hashcache
+
+if TYPE_CHECKING:
+    from runcomfy_codegen.hashcache import HashCache
+
+GENERATOR = os.path.dirname(os.path.abspath(__file__))
+FIELDS = 5
+"""Per path: mode, size, mtime_ns, ctime_ns, inode (mode 0: the path does not exist)."""
+_MASK = (1 << 64) - 1
+
+Kind = Literal["store", "model", "schema", "folder", "file", "generator"]
+"""What a path is: a store folder above the models, a model's folder, a model's schema file, a
+folder or a file of the package, a file or folder of the generator."""
+
+
+class TreeState:
+    """The recorded stat of every path of one store, package and generator (see the module notes)."""
+
+    def __init__(
+        self,
+        store: str,
+        package: str,
+        ids: list[str],
+        files: list[str],
+        generator_paths: list[str],
+        manifest_sha: str = "",
+        generator: str = GENERATOR,
+    ) -> None:
+        self.store, self.package = store, package
+        self.ids = ids
+        """The store's model ids, sorted."""
+        self.files = files
+        """The package's files, relative posix paths, sorted (the manifest included)."""
+        self.generator_paths = generator_paths
+        """The generator's files that shape the output, and their folders."""
+        self.manifest_sha = manifest_sha
+        """The SHA-256 of the manifest when recorded: the one package file the manifest cannot vouch for."""
+        self.generator = generator
+        """The install that recorded it: the state holds only for the same generator."""
+        self.stats = array("Q")
+        """:data:`FIELDS` numbers per path of :meth:`paths`, in its order (each as an unsigned 64-bit number)."""
+        self.racy: list[int] = []
+        """Indexes of the paths changed less than ``RACY_NS`` before the stats were taken."""
+        self._paths: list[tuple[str, Kind, str]] | None = None
+
+    def paths(self) -> list[tuple[str, Kind, str]]:
+        """(absolute path, kind, key) of every path, in a fixed order; the key is the model id for
+        ``model`` and ``schema``, the package-relative path for ``folder`` and ``file``."""
+        if self._paths is not None:
+            return self._paths
+        store, package = self.store, self.package
+        folders = {""}
+        models: list[tuple[str, Kind, str]] = []
+        for model_id in self.ids:
+            parts = model_id.split("/")
+            for i in range(1, len(parts)):
+                folders.add("/".join(parts[:i]))
+            base = f"{store}/{model_id}"
+            models += (
+                (base, "model", model_id),
+                (f"{base}/input.json", "schema", model_id),
+                (f"{base}/output.json", "schema", model_id),
+            )
+        package_folders = {""}
+        for rel in self.files:
+            while "/" in rel:
+                rel = rel.rsplit("/", 1)[0]
+                package_folders.add(rel)
+        self._paths = [
+            *((f"{store}/{f}" if f else store, "store", f) for f in sorted(folders)),
+            *models,
+            *((f"{package}/{f}" if f else package, "folder", f) for f in sorted(package_folders)),
+            *((f"{package}/{rel}", "file", rel) for rel in self.files),
+            *((path, "generator", path) for path in self.generator_paths),
+        ]
+        return self._paths
+
+    def scan(self) -> array[int]:
+        """The current stat of every path, as :attr:`stats` holds them."""
+        stat_of, mask = os.stat, _MASK
+        out = array("Q")
+        add = out.extend
+        for path, _kind, _key in self.paths():
+            try:
+                info = stat_of(path, follow_symlinks=False)
+            except (FileNotFoundError, NotADirectoryError):
+                add((0, 0, 0, 0, 0))
+                continue
+            add(
+                (
+                    info.st_mode,
+                    info.st_size,
+                    info.st_mtime_ns & mask,
+                    info.st_ctime_ns & mask,
+                    info.st_ino & mask,
+                )
+            )
+        return out
+
+    def restat(self, stats: array[int], index: int) -> None:
+        """Put the current stat of path ``index`` into ``stats`` (after this run wrote it)."""
+        info = os.stat(self.paths()[index][0], follow_symlinks=False)
+        values = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        stats[index * FIELDS : (index + 1) * FIELDS] = array("Q", (v & _MASK for v in values))
+
+    def suspects(self, now: array[int]) -> list[int]:
+        """Indexes of the paths whose stat ``now`` differs from the recorded one, or that were racy."""
+        if now == self.stats:  # the common case, compared in one go
+            return list(self.racy)
+        if len(now) != len(self.stats):
+            return list(range(len(now) // FIELDS))
+        old, n = self.stats, FIELDS
+        changed = {i for i in range(len(now) // n) if now[i * n : i * n + n] != old[i * n : i * n + n]}
+        return sorted(changed.union(self.racy))
+
+    def set_stats(self, stats: array[int], taken: int) -> None:
+        """Record ``stats``, taken after ``taken`` (ns): paths changed since ``taken - RACY_NS`` are racy."""
+        limit = taken - hashcache.RACY_NS
+        self.stats = stats
+        self.racy = [
+            i
+            for i in range(len(stats) // FIELDS)
+            if stats[i * FIELDS] and max(stats[i * FIELDS + 2], stats[i * FIELDS + 3]) >= limit
+        ]
+
+    def matches(self, store: str, package: str) -> bool:
+        return self.store == store and self.package == package and self.generator == GENERATOR
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "store": self.store,
+            "package": self.package,
+            "generator": self.generator,
+            "ids": self.ids,
+            "files": self.files,
+            "generator_paths": self.generator_paths,
+            "manifest_sha": self.manifest_sha,
+            "byteorder": sys.byteorder,
+            "stats": binascii.b2a_base64(self.stats.tobytes(), newline=False).decode("ascii"),
+            "racy": self.racy,
+        }
+
+    @classmethod
+    def from_record(cls, data: object) -> TreeState | None:
+        """The state a cache file recorded, or None when it is not one this version wrote here."""
+        if not isinstance(data, dict) or data.get("byteorder") != sys.byteorder:
+            return None
+        try:
+            state = cls(
+                str(data["store"]),
+                str(data["package"]),
+                [str(x) for x in data["ids"]],
+                [str(x) for x in data["files"]],
+                [str(x) for x in data["generator_paths"]],
+                str(data["manifest_sha"]),
+                str(data["generator"]),
+            )
+            state.stats.frombytes(binascii.a2b_base64(data["stats"]))
+            state.racy = [int(i) for i in data["racy"]]
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            return None
+        return state
+
+
+def recorded(cache: HashCache, schemas: Path, package: Path) -> TreeState | None:
+    """The state the cache recorded for this store, package and generator install, if any."""
+    state = TreeState.from_record(cache.state)
+    if state is None or not state.matches(os.path.abspath(schemas), os.path.abspath(package)):
+        return None
+    return state
