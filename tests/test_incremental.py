@@ -270,6 +270,20 @@ def test_the_warm_renderer_builds_what_the_process_itself_would(synthetic: Path)
     assert warm == build.build_chunk(work, False)
 
 
+def test_replacing_parts_of_the_typed_stub_is_assembling_it_again() -> None:
+    from runcomfy_codegen.typed_stub import assemble, replace_parts
+
+    catalog = [("a/b", "a__b"), ("c/d", "c__d"), ("e", "e")]
+    parts = {k: f"# model: {k}\nclass {m}:\n    x: int\n" for k, m in catalog}
+    text = assemble(catalog, parts)
+    for model_id, module in catalog:
+        new = {model_id: f"# model: {model_id}\nclass {module}:\n    y: str\n    z: int\n"}
+        assert replace_parts(text, new) == assemble(catalog, {**parts, **new})
+    both = {k: f"# model: {k}\nclass {m}:\n    w: bool\n" for k, m in catalog[::2]}
+    assert replace_parts(text, both) == assemble(catalog, {**parts, **both})
+    assert replace_parts(text, {"a": "# model: a\n"}) is None
+
+
 def test_the_manifest_text_is_what_json_would_write() -> None:
     files = {"catalog/b.py": "2" * 64, "catalog/a.py": "1" * 64, "é/\u2028.py": "3"}
     schemas = {"z/m": "9" * 64, "a/m": "8" * 64}

@@ -27,6 +27,8 @@ from runcomfy_codegen.cli_common import (
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from runcomfy_codegen.render_worker import WarmRenderer
+
 
 def _store(folder: str, option: str = "--schemas") -> Path:
     """The schema store folder, or a usage error that says where it looked and what to do."""
@@ -81,13 +83,12 @@ def _progress_bar() -> Progress:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from runcomfy_codegen import render_worker
+    # main() started the warm renderer first thing (a child loading the schema parser and the
+    # templates while this process loads the pipeline and stats the tree; see render_worker).
+    renderer = args.renderer if args.model_ids == [] else None
+    from runcomfy_codegen import pipeline
 
     wanted = args.model_ids or None
-    # First thing: a child loads the parser and templates while this process loads the pipeline and
-    # stats the tree; `generate` after one edit renders there (see render_worker), and closes it.
-    renderer = render_worker.start() if wanted is None else None
-    from runcomfy_codegen import pipeline
 
     out = Path(args.out)
     try:
@@ -117,9 +118,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     except CodegenError as exc:
         err(str(exc))
         return EXIT_USAGE
-    finally:
-        if renderer is not None:
-            renderer.close()
     for warning in result.warnings:
         warn(warning)
     for error in result.errors:
@@ -167,7 +165,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
             manifest = read_manifest(package)
             if manifest is not None and examine(state, now, suspects, manifest).clean:
-                state.set_stats(now, started)
+                state.set_stats(now, started, suspects)
                 cache.set_state(state.record())
                 cache.save()
                 print(clean)
@@ -560,11 +558,25 @@ def _expected_failure(exc: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
+    renderer = None
+    if words[:1] == ["generate"]:  # before anything else: see render_worker (closed below)
+        from runcomfy_codegen import render_worker
+
+        renderer = render_worker.start()
+    try:
+        return _main(argv, words, renderer)
+    finally:
+        if renderer is not None:
+            renderer.close()
+
+
+def _main(argv: Sequence[str] | None, words: list[str], renderer: WarmRenderer | None) -> int:
     parser = build_parser(words[0] if words[:1] and words[0] in CORE_COMMANDS else None)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on a bad argument, 0 on --help
         return int(exc.code or 0)
+    args.renderer = renderer
     try:
         if getattr(args, "package_out", None):
             use_package(Path(args.package_out))

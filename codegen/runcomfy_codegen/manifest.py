@@ -142,15 +142,33 @@ def manifest_text(generator: str, schemas: dict[str, str], files: dict[str, str]
     """The manifest's JSON text: ``json.dumps(..., indent=1, sort_keys=True)`` byte for byte (tested),
     written out here because with ``indent`` ``json`` takes its pure-Python encoder, 20 times slower
     on a 1,000-model manifest (an incremental ``generate`` writes one after each edit)."""
+    return ManifestText(generator, schemas, files).text()
+
+
+def _entry(key: str, value: str) -> str:
     quote = json.encoder.encode_basestring_ascii
+    return f"  {quote(key)}: {quote(value)}"
 
-    def block(items: dict[str, str]) -> str:
-        if not items:
-            return "{}"
-        lines = ",\n".join(f"  {quote(k)}: {quote(v)}" for k, v in sorted(items.items()))
-        return f"{{\n{lines}\n }}"
 
-    return f'{{\n "files": {block(files)},\n "generator": {quote(generator)},\n "schemas": {block(schemas)}\n}}\n'
+class ManifestText:
+    """A manifest's text, its entries kept formatted one per line: a ``generate`` that changes a
+    few of them formats those, not all (the rest is done while the models render)."""
+
+    def __init__(self, generator: str, schemas: dict[str, str], files: dict[str, str]) -> None:
+        self.generator = generator
+        self.schemas = {k: _entry(k, v) for k, v in schemas.items()}
+        self.files = {k: _entry(k, v) for k, v in files.items()}
+
+    def update(self, schemas: dict[str, str], files: dict[str, str]) -> None:
+        self.schemas.update((k, _entry(k, v)) for k, v in schemas.items())
+        self.files.update((k, _entry(k, v)) for k, v in files.items())
+
+    def text(self) -> str:
+        def block(lines: dict[str, str]) -> str:
+            return "{\n" + ",\n".join(lines[k] for k in sorted(lines)) + "\n }" if lines else "{}"
+
+        generator = json.encoder.encode_basestring_ascii(self.generator)
+        return f'{{\n "files": {block(self.files)},\n "generator": {generator},\n "schemas": {block(self.schemas)}\n}}\n'
 
 
 def read_manifest(package: Path) -> dict[str, Any] | None:

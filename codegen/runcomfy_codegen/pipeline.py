@@ -435,13 +435,13 @@ def _generate_edits(
             return None  # the stub, the catalog or a runtime file: the full road rewrites it
         edited.update(modules[rel] for rel in delta.files)
     if not edited:  # every suspect was verified unchanged
-        state.set_stats(now, started)
+        state.set_stats(now, started, suspects)
         cache.set_state(state.record())
         cache.save()
         return unchanged
     work = [(store.model_at(schemas, m), module_name(m)) for m in sorted(edited)]
     sent = renderer is not None and renderer.send(work, allow_unknown)
-    edits = _Edits(state, now, manifest, delta.models, package)  # read while the child renders
+    edits = _Edits(state, now, suspects, manifest, delta.models, sorted(edited), package)  # while it renders
     built = renderer.receive() if sent and renderer is not None else None
     if built is None:
         built = build.build_chunk(work, allow_unknown)
@@ -451,45 +451,57 @@ def _generate_edits(
 
 
 class _Edits:
-    """What writing the edits needs from disk, read before the edited models are rendered."""
+    """Writing the edits of :func:`_generate_edits`: what it needs from disk is read (and the
+    edited models' parts of the typed stub found) before the models are rendered."""
 
     def __init__(
         self,
         state: TreeState,
         now: array[int],
+        suspects: list[int],
         manifest: dict[str, Any],
         schema_hashes: dict[str, str],
+        models: list[str],
         package: Path,
     ) -> None:
-        from runcomfy_codegen.typed_stub import STUB
+        from runcomfy_codegen.manifest import ManifestText
+        from runcomfy_codegen.typed_stub import STUB, part_span
 
-        self.state, self.now, self.manifest, self.schema_hashes = state, now, manifest, schema_hashes
+        self.state, self.now, self.suspects = state, now, suspects
+        schemas = {**manifest["schemas"], **schema_hashes}
+        self.manifest_text = ManifestText(manifest["generator"], schemas, manifest["files"])
         try:
             self.stub: str | None = (package / STUB).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             self.stub = None
+        spans = {m: part_span(self.stub, m) for m in models} if self.stub is not None else {}
+        self.old_parts = {m: self.stub[span[0] : span[1]] for m, span in spans.items() if span and self.stub}
         self.index = {path: i for i, (path, _kind, _key) in enumerate(state.paths())}
 
     def write(
         self, cache: HashCache, built: list[build.Built], allow_unknown: bool, started: int, out: Path
     ) -> GenerateResult | None:
-        """Write the rendered modules, the stub and the manifest; record the new tree state."""
+        """Write the rendered modules, the stub (when a part changed) and the manifest; record the
+        new tree state. None: the stub is missing or lacks a model (the full road rewrites it)."""
         from runcomfy_codegen.lock import output_lock
-        from runcomfy_codegen.manifest import MANIFEST, manifest_text, sha256_text
-        from runcomfy_codegen.typed_stub import STUB, replace_part
+        from runcomfy_codegen.manifest import MANIFEST, sha256_text
+        from runcomfy_codegen.typed_stub import STUB, replace_parts
 
-        package, state, stub = out / PACKAGE, self.state, self.stub
+        package, state = out / PACKAGE, self.state
+        if self.stub is None or any(b.model_id not in self.old_parts for b in built):
+            return None
         files: dict[str, str] = {}
         for outcome in built:
             assert outcome.text is not None
             files[f"catalog/{outcome.module}.py"] = outcome.text
-            stub = None if stub is None else replace_part(stub, outcome.model_id, outcome.stub)
-        if stub is None:
-            return None  # no stub, or a model missing from it: the full road writes it again
-        files[STUB] = stub
-        recorded_files = {**self.manifest["files"], **{rel: sha256_text(text) for rel, text in files.items()}}
-        schemas = {**self.manifest["schemas"], **self.schema_hashes}
-        files[MANIFEST] = manifest_text(self.manifest["generator"], schemas, recorded_files)
+        parts = {b.model_id: b.stub for b in built if b.stub != self.old_parts[b.model_id]}
+        if parts:  # the types changed, not only docs or rules: the stub too
+            stub = replace_parts(self.stub, parts)
+            if stub is None:
+                return None
+            files[STUB] = stub
+        self.manifest_text.update({}, {rel: sha256_text(text) for rel, text in files.items()})
+        files[MANIFEST] = self.manifest_text.text()
         diff = TreeDiff()
         with output_lock(out, PACKAGE):
             for rel, text in files.items():
@@ -505,10 +517,12 @@ class _Edits:
         if allow_unknown:
             cache.lenient.update(b.model_id for b in built)
         # The new state: the stats taken before, but those of the files just written and their folders.
+        written = []
         for rel in diff.changed:
             for path in (f"{state.package}/{rel}", os.path.dirname(f"{state.package}/{rel}")):
+                written.append(self.index[path])
                 state.restat(self.now, self.index[path])
-        state.set_stats(self.now, started)
+        state.set_stats(self.now, started, [*self.suspects, *written])
         state.manifest_sha = sha256_text(files[MANIFEST])
         cache.set_state(state.record())
         cache.save()

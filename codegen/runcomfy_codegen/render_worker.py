@@ -130,7 +130,8 @@ class WarmRenderer:
         return self.receive() if self.send(work, allow_unknown) else None
 
     def close(self) -> None:
-        """End the child (at once: whatever it was loading is of no use now) and reap it."""
+        """End the child (at once: whatever it was loading is of no use now) and reap it, or leave
+        that to the next :func:`start` if it has not quite exited (this process does not wait)."""
         if self.pid == 0:
             return
         for fd in (self._requests, self._replies):
@@ -138,14 +139,24 @@ class WarmRenderer:
                 os.close(fd)
         try:
             os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+            if os.waitpid(self.pid, os.WNOHANG)[0] == 0:
+                _exiting.append(self.pid)  # still on its way out: reaped by the next start()
         except (OSError, ChildProcessError):
             pass
         self.pid = 0
 
 
+_exiting: list[int] = []
+"""Children killed but not yet reaped."""
+
+
 def start() -> WarmRenderer | None:
     """Fork the warm renderer, or None where it is not used (see the module notes)."""
+    for pid in list(_exiting):
+        with contextlib.suppress(OSError, ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        _exiting.remove(pid)
     if not _usable():
         return None
     requests_read, requests_write = os.pipe()

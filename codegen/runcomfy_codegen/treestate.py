@@ -25,6 +25,7 @@ import binascii
 import os
 import sys
 from array import array
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -143,15 +144,25 @@ class TreeState:
         changed = {i for i in range(len(now) // n) if now[i * n : i * n + n] != old[i * n : i * n + n]}
         return sorted(changed.union(self.racy))
 
-    def set_stats(self, stats: array[int], taken: int) -> None:
-        """Record ``stats``, taken after ``taken`` (ns): paths changed since ``taken - RACY_NS`` are racy."""
+    def set_stats(self, stats: array[int], taken: int, changed: list[int] | None = None) -> None:
+        """Record ``stats``, taken after ``taken`` (ns): paths changed since ``taken - RACY_NS`` are racy.
+
+        ``changed``: the only paths whose stats may differ from the recorded ones (this run's
+        suspects and what it wrote); a path that was not racy then is not racy now (``taken`` only
+        grows), so only those and the racy ones are looked at."""
         limit = taken - hashcache.RACY_NS
         self.stats = stats
-        self.racy = [
-            i
-            for i in range(len(stats) // FIELDS)
-            if stats[i * FIELDS] and max(stats[i * FIELDS + 2], stats[i * FIELDS + 3]) >= limit
-        ]
+        if changed is None:
+            modes, mtimes, ctimes = stats[0::FIELDS], stats[2::FIELDS], stats[3::FIELDS]
+            candidates: Iterable[tuple[int, int, int, int]] = zip(
+                range(len(modes)), modes, mtimes, ctimes, strict=True
+            )
+        else:
+            candidates = (
+                (i, stats[i * FIELDS], stats[i * FIELDS + 2], stats[i * FIELDS + 3])
+                for i in sorted({*self.racy, *changed})
+            )
+        self.racy = [i for i, mode, mtime, ctime in candidates if mode and (mtime >= limit or ctime >= limit)]
 
     def matches(self, store: str, package: str) -> bool:
         return self.store == store and self.package == package and self.generator == GENERATOR
@@ -161,9 +172,10 @@ class TreeState:
             "store": self.store,
             "package": self.package,
             "generator": self.generator,
-            "ids": self.ids,
-            "files": self.files,
-            "generator_paths": self.generator_paths,
+            # one string each, NUL-separated (no path holds NUL): a tenth of the time of JSON lists
+            "ids": "\0".join(self.ids),
+            "files": "\0".join(self.files),
+            "generator_paths": "\0".join(self.generator_paths),
             "manifest_sha": self.manifest_sha,
             "byteorder": sys.byteorder,
             "stats": binascii.b2a_base64(self.stats.tobytes(), newline=False).decode("ascii"),
@@ -176,18 +188,21 @@ class TreeState:
         if not isinstance(data, dict) or data.get("byteorder") != sys.byteorder:
             return None
         try:
+            ids, files, paths = (
+                data[k].split("\0") if data[k] else [] for k in ("ids", "files", "generator_paths")
+            )
             state = cls(
                 str(data["store"]),
                 str(data["package"]),
-                [str(x) for x in data["ids"]],
-                [str(x) for x in data["files"]],
-                [str(x) for x in data["generator_paths"]],
+                ids,
+                files,
+                paths,
                 str(data["manifest_sha"]),
                 str(data["generator"]),
             )
             state.stats.frombytes(binascii.a2b_base64(data["stats"]))
             state.racy = [int(i) for i in data["racy"]]
-        except (KeyError, TypeError, ValueError, binascii.Error):
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
             return None
         return state
 

@@ -47,7 +47,7 @@ _STUB_PRIMITIVES = {
 
 def _type(expr: TypeExpr, ns: str) -> str:
     # The IR is imported here, not with the module: writing the stub of a few models (an incremental
-    # generate) needs only its text (assemble, replace_part).
+    # generate) needs only its text (assemble, replace_parts).
     from runcomfy_codegen.ir import Constrained, DictOf, ListOf, LiteralOf, ModelRef, Primitive, UnionOf
 
     if isinstance(expr, Primitive):
@@ -147,9 +147,9 @@ def parts_of(text: str) -> dict[str, str]:
     return parts
 
 
-def replace_part(text: str, model_id: str, part: str) -> str | None:
-    """The stub ``text`` (from :func:`assemble`) with ``model_id``'s part replaced by ``part``, as
-    :func:`assemble` would write it; None when the stub has no part for that model."""
+def part_span(text: str, model_id: str) -> tuple[int, int] | None:
+    """Where ``model_id``'s part sits in the stub ``text`` (from :func:`assemble`): ``text[start:end]``
+    is the part; None when the stub has none."""
     mark = f"\n{_MARK}{model_id}\n"
     found = text.find(mark)
     if found == -1:
@@ -158,7 +158,21 @@ def replace_part(text: str, model_id: str, part: str) -> str | None:
     end = text.find(f"\n{_MARK}", start + len(mark) - 1)  # the next part
     if end == -1:
         end = text.find("\n\n@overload\n", start)  # the last part: the overloads follow
-    return None if end == -1 else f"{text[:start]}{part}{text[end:]}"
+    return None if end == -1 else (start, end)
+
+
+def replace_parts(text: str, parts: dict[str, str]) -> str | None:
+    """The stub ``text`` with the parts of ``parts``' models replaced, as :func:`assemble` would write
+    it; None when the stub has no part for one of them."""
+    spans = []
+    for model_id, part in parts.items():
+        span = part_span(text, model_id)
+        if span is None:
+            return None
+        spans.append((span, part))
+    for (start, end), part in sorted(spans, reverse=True):  # from the end: earlier offsets hold
+        text = f"{text[:start]}{part}{text[end:]}"
+    return text
 
 
 def keep_others(
