@@ -39,16 +39,17 @@ def test_generated_tree_matches_the_committed_one(store: Path, tmp_path: Path) -
 def test_generate_twice_is_byte_identical_and_touches_nothing(store: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert gen(store, out) == 0
-    cache = out / ".runcomfy_models.cache"  # generate's stat cache of file hashes, beside the package
+    # generate's stat cache of file hashes and its tree state, beside the package
+    caches = {out / ".runcomfy_models.cache", out / ".runcomfy_models.state"}
 
     def files() -> dict[str, bytes]:
-        return {k: v for k, v in tree(out).items() if k != cache.name}
+        return {k: v for k, v in tree(out).items() if out / k not in caches}
 
     first = files()
-    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p != cache}
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p not in caches}
     assert gen(store, out) == 0
     assert files() == first
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p != cache} == mtimes
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p not in caches} == mtimes
 
 
 def test_check_is_clean_then_reports_drift(
@@ -234,4 +235,5 @@ def test_a_new_package_appears_whole(store: Path, tmp_path: Path) -> None:
     assert gen(store, out) == 0
     assert (out / "runcomfy_models" / "catalog" / "_manifest.json").exists()
     left = [p.name for p in out.iterdir() if p.name.startswith(".")]
-    assert left == [".runcomfy_models.cache"]  # the stat cache only: no staging folder left behind
+    # the stat cache and the tree state only: no staging folder left behind
+    assert sorted(left) == [".runcomfy_models.cache", ".runcomfy_models.state"]

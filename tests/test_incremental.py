@@ -314,8 +314,12 @@ def test_the_tree_state_suspects_changed_and_racy_paths_only(tmp_path: Path) -> 
     (package / "catalog" / "a__m.py").write_text("x = 22\n", encoding="utf-8")
     (schemas / "a" / "m" / "output.json").write_text("{}", encoding="utf-8")
     assert state.suspects(state.scan()) == [2, 4, 7]  # the model folder gained a file
-    again = treestate.TreeState.from_record(json.loads(json.dumps(state.record())))
+    state.write(tmp_path / "state")
+    again = treestate.TreeState.read(tmp_path / "state")
     assert again is not None and again.stats == state.stats and again.racy == state.racy
+    assert (again.ids, again.files, again.generator_paths) == (state.ids, state.files, [])
+    (tmp_path / "state").write_bytes((tmp_path / "state").read_bytes()[:-8])  # cut short: not trusted
+    assert treestate.TreeState.read(tmp_path / "state") is None
 
 
 def test_incremental_generate_renders_a_module_edited_by_hand(synthetic: Path, tmp_path: Path) -> None:
@@ -500,11 +504,10 @@ def test_a_tree_state_holds_only_for_the_generator_that_took_it(
     schemas = ROOT / "schemas"
     pipeline.generate(schemas, out)
     assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
-    cache = hashcache.HashCache(out / ".runcomfy_models.cache")
-    state = treestate.recorded(cache, schemas, out / "runcomfy_models")
+    state = treestate.recorded(out, "runcomfy_models", schemas)
     assert state is not None and state.suspects(state.scan()) == []
     monkeypatch.setattr(treestate, "GENERATOR", str(tmp_path / "another-install"))
-    assert treestate.recorded(cache, schemas, out / "runcomfy_models") is None
+    assert treestate.recorded(out, "runcomfy_models", schemas) is None
 
 
 @pytest.mark.parametrize("full", [False, True])

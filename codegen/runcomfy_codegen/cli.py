@@ -138,8 +138,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from runcomfy_codegen.hashcache import HashCache, cache_path
-
     started = time.time_ns()  # anything changed after this is racy in the state recorded below
     try:
         schemas = _store(args.schemas)
@@ -148,12 +146,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = Path(args.out)
     package = out / "runcomfy_models"
-    cache = HashCache(cache_path(out, "runcomfy_models"))
     clean = f"no drift: {package} matches {schemas} (manifest hashes; --full to render and compare)"
     if not args.full:
-        from runcomfy_codegen.treestate import recorded
+        from runcomfy_codegen.treestate import recorded, state_path
 
-        state = recorded(cache, schemas, package)
+        state = recorded(out, "runcomfy_models", schemas)
         if state is not None:  # the stat of every path the last clean run depended on
             now = state.scan()
             suspects = state.suspects(now)
@@ -166,18 +163,19 @@ def cmd_check(args: argparse.Namespace) -> int:
             manifest = read_manifest(package)
             if manifest is not None and examine(state, now, suspects, manifest).clean:
                 state.set_stats(now, started, suspects)
-                cache.set_state(state.record())
-                cache.save()
+                state.write(state_path(out, "runcomfy_models"))
                 print(clean)
                 return EXIT_OK
+        from runcomfy_codegen.hashcache import HashCache, cache_path
         from runcomfy_codegen.incremental import fresh_state
         from runcomfy_codegen.manifest import MANIFEST, is_up_to_date
 
+        cache = HashCache(cache_path(out, "runcomfy_models"))
         if is_up_to_date(schemas, package, cache):
             manifest_bytes = (package / MANIFEST).read_bytes()
             state = fresh_state(schemas, package, json.loads(manifest_bytes), manifest_bytes)
             state.set_stats(state.scan(), started)
-            cache.set_state(state.record())
+            state.write(state_path(out, "runcomfy_models"))
             cache.save()  # like git's index refresh: the next check reads only what changed
             print(clean)
             return EXIT_OK

@@ -10,8 +10,8 @@ coarse timestamps, so such an entry is "racy" (git's word) and is hashed again u
 older than that. The cache is a JSON file beside the generated package
 (``OUT/.runcomfy_models.cache``, never inside it); it is only a speed-up: a missing, unreadable or
 foreign cache file is ignored, a failed save is ignored, and it keeps only the entries of the last
-run. It also holds the :class:`~runcomfy_codegen.treestate.TreeState` of the last clean ``check`` or
-``generate``: the stat of every path that answer depended on.
+run. (The stat of every path, for the whole answer, is :mod:`runcomfy_codegen.treestate`'s, in a file of
+its own.)
 
 This module imports only the standard library.
 """
@@ -44,10 +44,6 @@ class HashCache:
         self._old: dict[str, list[int | str]] = {}
         self._new: dict[str, list[int | str]] = {}
         self._dirty = False
-        self.state: dict[str, object] | None = None
-        """The recorded :class:`~runcomfy_codegen.treestate.TreeState` (its JSON record)."""
-        self._new_state: dict[str, object] | None = None
-        self._state_set = False
         self._used = False
         self.loaded = False
         """Was a cache file of this version read? (Without one, nothing is known of earlier runs.)"""
@@ -56,16 +52,14 @@ class HashCache:
         build them again (it may refuse them), never keep them."""
         self._entries_text = b""
         if path is not None:
-            # Line 1: version and tree state; line 2: the entries, decoded only if a hash is asked for
-            # (a check whose tree state holds never asks).
+            # Line 1: version and lenient models; line 2: the entries, decoded only if a hash is
+            # asked for (a run that judges by the tree state never asks).
             try:
                 with open(path, "rb") as handle:
                     head, _, self._entries_text = handle.read().partition(b"\n")
                 data = json.loads(head)
                 if isinstance(data, dict) and data.get("version") == VERSION:
                     self.loaded = True
-                    if isinstance(data.get("state"), dict):
-                        self.state = data["state"]
                     if isinstance(data.get("lenient"), list):
                         self.lenient = {x for x in data["lenient"] if isinstance(x, str)}
                 else:
@@ -73,6 +67,7 @@ class HashCache:
             except (OSError, ValueError):
                 self._entries_text = b""
         self._loaded = False
+        self._lenient_read = set(self.lenient)
 
     def _load_entries(self) -> None:
         self._loaded = True
@@ -116,10 +111,6 @@ class HashCache:
             self._dirty = True
         return digest
 
-    def set_state(self, state: dict[str, object] | None) -> None:
-        """Record a new tree state (a :meth:`TreeState.record`), or none; written by :meth:`save`."""
-        self._new_state, self._state_set = state, True
-
     def save(self) -> None:
         """Write the entries used in this run (atomically), or keep the old ones when this run used
         none (a run that judged everything by the tree state); any failure leaves the old file."""
@@ -128,17 +119,17 @@ class HashCache:
         if self._used:
             if not self._loaded:
                 self._load_entries()
-            if not (self._dirty or set(self._new) != set(self._old) or self._state_set or not self.loaded):
+            unchanged = (
+                not self._dirty and set(self._new) == set(self._old) and self.lenient == self._lenient_read
+            )
+            if unchanged and self.loaded:
                 return
             entries = json.dumps(self._new, separators=(",", ":")).encode()
-        elif not self._state_set and self.loaded:
+        elif self.loaded and self.lenient == self._lenient_read:
             return
         else:
             entries = self._entries_text if not self._loaded else json.dumps(self._old).encode()
-        head: dict[str, object] = {"version": VERSION, "lenient": sorted(self.lenient)}
-        state = self._new_state if self._state_set else self.state
-        if state is not None:
-            head["state"] = state
+        head = {"version": VERSION, "lenient": sorted(self.lenient)}
         data = b"%s\n%s" % (json.dumps(head, separators=(",", ":")).encode(), entries)
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:

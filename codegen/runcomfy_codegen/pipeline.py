@@ -21,7 +21,7 @@ from runcomfy_codegen._errors import CodegenError, SchemaError
 from runcomfy_codegen.hashcache import HashCache, cache_path
 from runcomfy_codegen.schema import store
 from runcomfy_codegen.schema.store import ModelFiles
-from runcomfy_codegen.treestate import TreeState, recorded
+from runcomfy_codegen.treestate import TreeState, forget, recorded, state_path
 from runcomfy_codegen.write import HEADER, TreeDiff, atomic_write, compare_tree, write_tree
 
 if TYPE_CHECKING:
@@ -359,7 +359,7 @@ def generate(
     package = out / PACKAGE
     try:
         if incremental and wanted is None and (allow_unknown or not cache.lenient):
-            state = recorded(cache, schemas, package)
+            state = recorded(out, PACKAGE, schemas)
             if state is not None:
                 renderer = renderer or render_worker.start()  # warms up while the tree is statted
                 done = _generate_edits(cache, state, schemas, out, allow_unknown, started, renderer)
@@ -392,9 +392,9 @@ def generate(
             text = result.files[MANIFEST]
             state = fresh_state(schemas, package, json.loads(text), text.encode("utf-8"))
             state.set_stats(state.scan(), started)
-            cache.set_state(state.record())
+            state.write(state_path(out, PACKAGE))
         else:
-            cache.set_state(None)
+            forget(state_path(out, PACKAGE))
     cache.save()
     return result
 
@@ -436,8 +436,7 @@ def _generate_edits(
         edited.update(modules[rel] for rel in delta.files)
     if not edited:  # every suspect was verified unchanged
         state.set_stats(now, started, suspects)
-        cache.set_state(state.record())
-        cache.save()
+        state.write(state_path(out, PACKAGE))
         return unchanged
     work = [(store.model_at(schemas, m), module_name(m)) for m in sorted(edited)]
     sent = renderer is not None and renderer.send(work, allow_unknown)
@@ -524,7 +523,7 @@ class _Edits:
                 state.restat(self.now, self.index[path])
         state.set_stats(self.now, started, [*self.suspects, *written])
         state.manifest_sha = sha256_text(files[MANIFEST])
-        cache.set_state(state.record())
+        state.write(state_path(out, PACKAGE))
         cache.save()
         return GenerateResult(
             models=list(state.ids), diff=diff, warnings=[w for b in built for w in b.warnings]

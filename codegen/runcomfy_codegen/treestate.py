@@ -14,26 +14,25 @@ A folder's stat changes when an entry is added, removed or renamed in it, so a n
 stray module is noticed without listing anything. ``ctime`` cannot be set from user space, so a
 tool that restores an old ``mtime`` still makes a suspect.
 
-The state is kept in the hash cache file beside the package (``OUT/.runcomfy_models.cache``); it
-holds only for the same store, package and generator install. This module imports only the
-standard library.
+The state is kept in a file beside the package (``OUT/.runcomfy_models.state``: a JSON line, then
+the stats as raw 64-bit numbers); it holds only for the same store, package and generator install
+on the same machine. This module imports only the standard library.
 """
 
 from __future__ import annotations
 
-import binascii
+import contextlib
+import json
 import os
 import sys
 from array import array
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from runcomfy_codegen import hashcache
 
-if TYPE_CHECKING:
-    from runcomfy_codegen.hashcache import HashCache
-
+VERSION = 1
 GENERATOR = os.path.dirname(os.path.abspath(__file__))
 FIELDS = 5
 """Per path: mode, size, mtime_ns, ctime_ns, inode (mode 0: the path does not exist)."""
@@ -167,25 +166,46 @@ class TreeState:
     def matches(self, store: str, package: str) -> bool:
         return self.store == store and self.package == package and self.generator == GENERATOR
 
-    def record(self) -> dict[str, Any]:
-        return {
+    def write(self, path: Path) -> None:
+        """Save the state at ``path`` (atomically; a failure leaves the old file, or none)."""
+        head = {
+            "version": VERSION,
             "store": self.store,
             "package": self.package,
             "generator": self.generator,
+            "manifest_sha": self.manifest_sha,
+            "byteorder": sys.byteorder,
+            "racy": self.racy,
             # one string each, NUL-separated (no path holds NUL): a tenth of the time of JSON lists
             "ids": "\0".join(self.ids),
             "files": "\0".join(self.files),
             "generator_paths": "\0".join(self.generator_paths),
-            "manifest_sha": self.manifest_sha,
-            "byteorder": sys.byteorder,
-            "stats": binascii.b2a_base64(self.stats.tobytes(), newline=False).decode("ascii"),
-            "racy": self.racy,
         }
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(json.dumps(head, separators=(",", ":")).encode())
+                handle.write(b"\n")
+                handle.write(self.stats.tobytes())
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
     @classmethod
-    def from_record(cls, data: object) -> TreeState | None:
-        """The state a cache file recorded, or None when it is not one this version wrote here."""
-        if not isinstance(data, dict) or data.get("byteorder") != sys.byteorder:
+    def read(cls, path: Path) -> TreeState | None:
+        """The state saved at ``path``, or None when there is none this version wrote on this machine."""
+        try:
+            with open(path, "rb") as handle:
+                head, _, stats = handle.read().partition(b"\n")
+            data = json.loads(head)
+        except (OSError, ValueError):
+            return None
+        if (
+            not isinstance(data, dict)
+            or data.get("version") != VERSION
+            or data.get("byteorder") != sys.byteorder
+        ):
             return None
         try:
             ids, files, paths = (
@@ -200,16 +220,29 @@ class TreeState:
                 str(data["manifest_sha"]),
                 str(data["generator"]),
             )
-            state.stats.frombytes(binascii.a2b_base64(data["stats"]))
+            state.stats.frombytes(stats)
             state.racy = [int(i) for i in data["racy"]]
-        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        if len(state.stats) != len(state.paths()) * FIELDS:
             return None
         return state
 
 
-def recorded(cache: HashCache, schemas: Path, package: Path) -> TreeState | None:
-    """The state the cache recorded for this store, package and generator install, if any."""
-    state = TreeState.from_record(cache.state)
-    if state is None or not state.matches(os.path.abspath(schemas), os.path.abspath(package)):
+def state_path(out: Path, package: str) -> Path:
+    """Where the state of ``out/package`` is kept: beside the package, never inside it."""
+    return out / f".{package}.state"
+
+
+def forget(path: Path) -> None:
+    """Remove a saved state (what it vouched for may no longer hold)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def recorded(out: Path, package: str, schemas: Path) -> TreeState | None:
+    """The state saved beside ``out/package`` for this store and generator install, if any."""
+    state = TreeState.read(state_path(out, package))
+    if state is None or not state.matches(os.path.abspath(schemas), os.path.abspath(out / package)):
         return None
     return state
