@@ -9,8 +9,7 @@ is imported by every ``generate``, most of which render one model or none.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from runcomfy_codegen._errors import CodegenError, SchemaError
 
@@ -38,8 +37,7 @@ def compiles_if_deep(text: str, *loaded: LoadedSchema) -> None:
         ) from None
 
 
-@dataclass
-class Built:
+class Built(NamedTuple):
     """One model's outcome, as a worker returns it."""
 
     model_id: str

@@ -554,10 +554,11 @@ def _expected_failure(exc: BaseException) -> str | None:
     return None
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, renderer: WarmRenderer | None = None) -> int:
+    """Run the command line; returns the exit code. ``renderer``: the warm renderer ``__main__``
+    started for ``generate`` (otherwise ``generate`` starts one here); closed before this returns."""
     words = sys.argv[1:] if argv is None else list(argv)
-    renderer = None
-    if words[:1] == ["generate"]:  # before anything else: see render_worker (closed below)
+    if renderer is None and words[:1] == ["generate"]:  # before anything else: see render_worker
         from runcomfy_codegen import render_worker
 
         renderer = render_worker.start()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import os
 from array import array
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,16 @@ from runcomfy_codegen.schema.store import INPUT, OUTPUT, ModelFiles
 from runcomfy_codegen.treestate import FIELDS, TreeState
 
 
-@dataclass
 class Delta:
-    full: str = ""
-    """Why only a full look can judge (a folder of the store changed …); empty when the delta is enough."""
-    models: dict[str, str] = field(default_factory=dict)
-    """model id -> its schema hash now, for each model whose schema files changed."""
-    files: list[str] = field(default_factory=list)
-    """Package files whose bytes differ from the manifest's, or that are missing."""
+    """What :func:`examine` found."""
+
+    def __init__(self) -> None:
+        self.full = ""
+        """Why only a full look can judge (a folder of the store changed …); empty when the delta is enough."""
+        self.models: dict[str, str] = {}
+        """model id -> its schema hash now, for each model whose schema files changed."""
+        self.files: list[str] = []
+        """Package files whose bytes differ from the manifest's, or that are missing."""
 
     @property
     def clean(self) -> bool:

@@ -12,7 +12,6 @@ import os
 import time
 from array import array
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,18 +54,30 @@ def runtime_files(folder: Path | None = None) -> dict[str, str]:
     return files
 
 
-@dataclass
 class GenerateResult:
-    files: dict[str, str] = field(default_factory=dict)
-    """Relative posix path inside the package -> file text."""
-    models: list[str] = field(default_factory=list)
-    errors: list[CodegenError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    diff: TreeDiff | None = None
-    kept: dict[str, str] = field(default_factory=dict)
-    """Files an incremental build left in place (relative path -> SHA-256): unchanged on disk."""
-    catalog: list[tuple[str, str]] = field(default_factory=list)
-    """(model id, module name) of every model of the package."""
+    """What :func:`build_package`, :func:`generate` and :func:`check` did. (A plain class: this module
+    is on the fast path of ``generate``, which does not load :mod:`dataclasses`.)"""
+
+    def __init__(
+        self,
+        *,
+        models: list[str] | None = None,
+        diff: TreeDiff | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.files: dict[str, str] = {}
+        """Relative posix path inside the package -> file text."""
+        self.models: list[str] = models or []
+        self.errors: list[CodegenError] = []
+        self.warnings: list[str] = warnings or []
+        self.diff = diff
+        self.kept: dict[str, str] = {}
+        """Files an incremental build left in place (relative path -> SHA-256): unchanged on disk."""
+        self.catalog: list[tuple[str, str]] = []
+        """(model id, module name) of every model of the package."""
+
+    def __repr__(self) -> str:
+        return f"GenerateResult(models={len(self.models)}, errors={self.errors!r}, diff={self.diff!r})"
 
 
 def discover(schemas: Path) -> list[tuple[str, Path]]:

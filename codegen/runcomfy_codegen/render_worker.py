@@ -22,7 +22,6 @@ import os
 import signal
 import struct
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,6 +66,8 @@ def _receive(fd: int) -> Any:
 
 def _serve(requests: int, replies: int) -> None:
     """The child: load everything a build needs, then build what the parent asks for."""
+    from pathlib import Path
+
     from runcomfy_codegen.build import build_one
     from runcomfy_codegen.parse import parse_model  # noqa: F401
     from runcomfy_codegen.render import environment

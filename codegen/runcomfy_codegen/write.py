@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from runcomfy_codegen._errors import OutputError
@@ -23,16 +22,37 @@ _TEMP_NAME = re.compile(r"^\..+\.\d+\.tmp$")
 """Names of this module's temporary files and staging folders: ``.<name>.<pid>.tmp``."""
 
 
-@dataclass
 class TreeDiff:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
+    """What a write changed (or a comparison would): relative paths, and a count of the rest."""
+
+    __slots__ = ("added", "changed", "removed", "unchanged")
+
+    def __init__(
+        self,
+        added: list[str] | None = None,
+        changed: list[str] | None = None,
+        removed: list[str] | None = None,
+        unchanged: int = 0,
+    ) -> None:
+        self.added: list[str] = added or []
+        self.changed: list[str] = changed or []
+        self.removed: list[str] = removed or []
+        self.unchanged = unchanged
 
     @property
     def clean(self) -> bool:
         return not (self.added or self.changed or self.removed)
+
+    def _fields(self) -> tuple[list[str], list[str], list[str], int]:
+        return self.added, self.changed, self.removed, self.unchanged
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TreeDiff) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"TreeDiff(added={self.added!r}, changed={self.changed!r}, removed={self.removed!r}, unchanged={self.unchanged!r})"
 
 
 def stray_paths(root: Path | str, expected: Collection[str]) -> list[str]:

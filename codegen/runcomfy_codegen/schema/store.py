@@ -14,17 +14,18 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from runcomfy_codegen._errors import CodegenError, SchemaError
 
 INPUT, OUTPUT = "input.json", "output.json"
 
 
-@dataclass(frozen=True)
-class ModelFiles:
-    """One model of a store: its id, and where its two schema files are."""
+class ModelFiles(NamedTuple):
+    """One model of a store: its id, and where its two schema files are. (A named tuple, not a
+    dataclass: ``generate`` and ``check`` import this module on their fast paths, which do not
+    load :mod:`dataclasses` and :mod:`inspect`.)"""
 
     model_id: str
     input_display: str
