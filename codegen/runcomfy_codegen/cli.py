@@ -6,9 +6,9 @@ import argparse
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.cli_common import (
@@ -82,6 +82,28 @@ def _progress_bar() -> Progress:
     return Progress(*columns, console=Console(stderr=True), transient=True)
 
 
+class _LazyProgress:
+    """The progress bar of ``generate`` on a terminal, shown from the first model reported: a
+    ``generate`` that renders one model, or none, reports none, and never loads rich or counts
+    the store."""
+
+    def __init__(self, total: Callable[[], int]) -> None:
+        self._total = total
+        self._bar: Progress | None = None
+        self._task: Any = None
+
+    def __call__(self, _model_id: str) -> None:
+        if self._bar is None:
+            self._bar = _progress_bar()
+            self._bar.start()
+            self._task = self._bar.add_task("generate", total=self._total())
+        self._bar.advance(self._task)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     # main() started the warm renderer first thing (a child loading the schema parser and the
     # templates while this process loads the pipeline and stats the tree; see render_worker).
@@ -91,33 +113,26 @@ def cmd_generate(args: argparse.Namespace) -> int:
     wanted = args.model_ids or None
 
     out = Path(args.out)
+    progress = None
     try:
         schemas = _store(args.schemas)
         if sys.stderr.isatty():
-            total = len(wanted) if wanted else len(pipeline.discover(schemas))
-            with _progress_bar() as bar:
-                task = bar.add_task("generate", total=total)
-                result = pipeline.generate(
-                    schemas,
-                    out,
-                    wanted,
-                    allow_unknown=args.allow_unknown,
-                    keep_going=args.keep_going,
-                    progress=lambda _model: bar.advance(task),
-                    renderer=renderer,
-                )
-        else:
-            result = pipeline.generate(
-                schemas,
-                out,
-                wanted,
-                allow_unknown=args.allow_unknown,
-                keep_going=args.keep_going,
-                renderer=renderer,
-            )
+            progress = _LazyProgress(lambda: len(wanted) if wanted else len(pipeline.discover(schemas)))
+        result = pipeline.generate(
+            schemas,
+            out,
+            wanted,
+            allow_unknown=args.allow_unknown,
+            keep_going=args.keep_going,
+            progress=progress,
+            renderer=renderer,
+        )
     except CodegenError as exc:
         err(str(exc))
         return EXIT_USAGE
+    finally:
+        if progress is not None:
+            progress.close()
     for warning in result.warnings:
         warn(warning)
     for error in result.errors:

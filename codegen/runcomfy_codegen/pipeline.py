@@ -523,18 +523,19 @@ class _Edits:
                 if not same:
                     atomic_write(package / rel, data, make_parents=False)
                     diff.changed.append(rel)
+            # The new state, still under the lock (no other run writes meanwhile): the stats taken
+            # before, but those of the files just written and of their folders.
+            written = []
+            for rel in diff.changed:
+                for path in (f"{state.package}/{rel}", os.path.dirname(f"{state.package}/{rel}")):
+                    written.append(self.index[path])
+                    state.restat(self.now, self.index[path])
+            state.set_stats(self.now, started, [*self.suspects, *written])
+            state.manifest_sha = sha256_text(files[MANIFEST])
+            state.write(state_path(out, PACKAGE))
         diff.unchanged = len(state.files) - len(diff.changed)
         if allow_unknown:
             cache.lenient.update(b.model_id for b in built)
-        # The new state: the stats taken before, but those of the files just written and their folders.
-        written = []
-        for rel in diff.changed:
-            for path in (f"{state.package}/{rel}", os.path.dirname(f"{state.package}/{rel}")):
-                written.append(self.index[path])
-                state.restat(self.now, self.index[path])
-        state.set_stats(self.now, started, [*self.suspects, *written])
-        state.manifest_sha = sha256_text(files[MANIFEST])
-        state.write(state_path(out, PACKAGE))
         cache.save()
         return GenerateResult(
             models=list(state.ids), diff=diff, warnings=[w for b in built for w in b.warnings]

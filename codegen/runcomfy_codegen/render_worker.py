@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from runcomfy_codegen.schema.store import ModelFiles
 
 _LENGTH = struct.Struct("<Q")
+ANSWER_TIMEOUT = 120.0
+"""Seconds the parent waits for the child's first byte before it builds in-process instead (a
+child stuck on a hung file system, say); rendering even hundreds of models takes far less."""
 
 
 def _usable() -> bool:
@@ -56,7 +59,12 @@ def _send(fd: int, value: Any) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _receive(fd: int) -> Any:
+def _receive(fd: int, timeout: float | None = None) -> Any:
+    if timeout is not None:
+        import select
+
+        if not select.select([fd], [], [], timeout)[0]:
+            raise TimeoutError(f"no answer within {timeout} s")
     head = _read_exactly(fd, _LENGTH.size)
     if head is None:
         return None
@@ -116,8 +124,8 @@ class WarmRenderer:
         from runcomfy_codegen.build import Built
 
         try:
-            reply = _receive(self._replies)
-        except (OSError, ValueError, EOFError, TypeError):
+            reply = _receive(self._replies, ANSWER_TIMEOUT)
+        except (OSError, ValueError, EOFError, TypeError):  # TimeoutError is an OSError
             reply = None
         if not isinstance(reply, list):
             self.close()
