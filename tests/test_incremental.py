@@ -69,7 +69,8 @@ def test_generate_of_one_edited_model_never_loads_pydantic(synthetic: Path, tmp_
     doc["title"] = "edited"
     edited.write_text(json.dumps(doc), encoding="utf-8")
     code = (
-        "import sys; from pathlib import Path; from runcomfy_codegen import pipeline; "
+        "import sys; from pathlib import Path; from runcomfy_codegen import pipeline, render_worker; "
+        "render_worker.start = lambda: None; "  # built in this process, where its imports are seen
         f"r = pipeline.generate(Path({str(schemas)!r}), Path({str(out)!r})); "
         "assert not r.errors and r.diff is not None and r.diff.changed, r; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core', 'httpx')))"
@@ -77,6 +78,47 @@ def test_generate_of_one_edited_model_never_loads_pydantic(synthetic: Path, tmp_
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_generate_after_an_edit_loads_no_parser_or_templates_itself(
+    synthetic: Path, tmp_path: Path
+) -> None:
+    """The warm renderer loads them (runcomfy_codegen.render_worker); the command itself loads only
+    what finding and writing the edit needs: no jinja2, no dataclasses, no rich, no pydantic."""
+    out = tmp_path / "out"
+    pipeline.generate(synthetic, out)
+    _retitle(sorted(synthetic.rglob("input.json"))[3], "edited")
+    heavy = ("jinja2", "dataclasses", "inspect", "rich", "pydantic", "runcomfy_codegen.parse")
+    code = (
+        "import sys; from runcomfy_codegen import hashcache, render_worker; "
+        "hashcache.RACY_NS = 0; "  # the store was written just now: its folders would be racy
+        "from runcomfy_codegen.__main__ import main; "
+        f"sys.argv = ['runcomfy-codegen', 'generate', '--schemas', {str(synthetic)!r}, '--out', {str(out)!r}]; "
+        "assert main() == 0; "
+        f"print(render_worker._usable(), sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "1 changed" in done.stdout or "2 changed" in done.stdout, done.stdout
+    usable, loaded = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert loaded == "[]" or usable == "False", done.stdout  # no fork here: built in-process
+
+
+def test_the_warm_renderer_steps_aside_when_its_child_is_gone(synthetic: Path) -> None:
+    work = [
+        (
+            store.model_at(
+                synthetic,
+                sorted(p.parent.relative_to(synthetic).as_posix() for p in synthetic.rglob("input.json"))[0],
+            ),
+            "m",
+        )
+    ]
+    renderer = render_worker.start()
+    assert renderer is not None
+    os.kill(renderer.pid, 9)
+    assert renderer.build(work, False) is None  # the caller builds in-process
+    renderer.close()
 
 
 def test_every_runtime_file_is_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
