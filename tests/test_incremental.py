@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -589,3 +590,148 @@ def test_any_file_generate_would_not_write_is_drift_and_generate_removes_it(
     assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
     (package / "catalog" / "notes.md").write_text("hi\n", encoding="utf-8")
     assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+
+
+# --- found by a review of the tree state: each case once wrong, now right ----------------------------
+
+
+@pytest.fixture
+def settled(synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A synthetic store generated, with nothing racy (RACY_NS 0): only real changes are suspects."""
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    out = tmp_path / "out"
+    assert main(["generate", "--schemas", str(synthetic), "--out", str(out)]) == 0
+    return synthetic, out
+
+
+def _matches_a_full_build(schemas: Path, out: Path, tmp_path: Path) -> bool:
+    full = tmp_path / f"full-{len(list(tmp_path.iterdir()))}"
+    pipeline.generate(schemas, full, incremental=False)
+    return tree(out / "runcomfy_models") == tree(full / "runcomfy_models")
+
+
+@pytest.mark.parametrize("where", ["new-vendor", "alibaba", "model/variants"])
+def test_a_model_added_in_a_folder_that_held_none_is_seen(
+    settled: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    schemas, out = settled
+    first = sorted(p.parent for p in schemas.rglob("input.json"))[0]
+    folder = first / "variants" if where == "model/variants" else schemas / where / "drafts"
+    folder.mkdir(parents=True)  # a folder with no model in it yet: recorded by the next generate
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    shutil.copytree(first, folder / "m1", ignore=shutil.ignore_patterns("variants"))
+    capsys.readouterr()
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert "1 added" in capsys.readouterr().out
+    assert _matches_a_full_build(schemas, out, tmp_path)
+
+
+@pytest.mark.parametrize("linked", ["store", "package"])
+def test_a_store_or_package_behind_a_symbolic_link_is_watched_behind_it(
+    synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, linked: str
+) -> None:
+    monkeypatch.setattr(hashcache, "RACY_NS", 0)
+    out = tmp_path / "out"
+    schemas = tmp_path / "linked-schemas"
+    schemas.symlink_to(synthetic)
+    if linked == "package":
+        (tmp_path / "real-package").mkdir()
+        out.mkdir()
+        (out / "runcomfy_models").symlink_to(tmp_path / "real-package")
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    if linked == "store":
+        shutil.copytree(sorted(p.parent for p in synthetic.rglob("input.json"))[0], synthetic / "top-level")
+    else:
+        (tmp_path / "real-package" / "stray.py").write_text("x = 1\n", encoding="utf-8")
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert main(["check", "--full", "--schemas", str(schemas), "--out", str(out)]) == 0
+
+
+def test_a_manifest_edited_by_hand_is_drift_even_when_it_still_parses(
+    settled: tuple[Path, Path], tmp_path: Path
+) -> None:
+    schemas, out = settled
+    manifest_file = out / "runcomfy_models" / "catalog" / "_manifest.json"
+    with manifest_file.open("a", encoding="utf-8") as handle:
+        handle.write("\n")
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 1  # not learnt as clean
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert _matches_a_full_build(schemas, out, tmp_path)
+
+
+def test_generate_works_with_stdout_closed(settled: tuple[Path, Path]) -> None:
+    schemas, out = settled
+    _retitle(sorted(schemas.rglob("input.json"))[1], "with stdout closed")
+    command = f"{shlex.quote(sys.executable)} -m runcomfy_codegen generate --schemas {shlex.quote(str(schemas))} --out {shlex.quote(str(out))} >&-"
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_state_file_out_of_range_is_ignored(settled: tuple[Path, Path]) -> None:
+    schemas, out = settled
+    state_file = out / ".runcomfy_models.state"
+    head, _, stats = state_file.read_bytes().partition(b"\n")
+    data = json.loads(head)
+    data["racy"] = [10**6]
+    state_file.write_bytes(json.dumps(data).encode() + b"\n" + stats)
+    assert treestate.TreeState.read(state_file) is None
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 0
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 0
+
+
+def test_a_strict_check_does_not_trust_modules_built_with_allow_unknown(
+    settled: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    schemas, out = settled
+    edited = sorted(schemas.rglob("input.json"))[2]
+    doc = json.loads(edited.read_text(encoding="utf-8"))
+    doc["x_not_a_keyword"] = {"a": 1}
+    doc["properties"]["odd"] = {"type": "string", "x_odd": True}
+    edited.write_text(json.dumps(doc), encoding="utf-8")
+    lenient = ["--schemas", str(schemas), "--out", str(out), "--allow-unknown"]
+    assert main(["generate", *lenient]) == 0
+    assert main(["check", *lenient]) == 0
+    capsys.readouterr()
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 2  # as generate would
+    assert "unknown keyword" in capsys.readouterr().err
+
+
+def test_the_store_folder_is_named_the_same_however_it_is_spelled(
+    synthetic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.generate(synthetic, tmp_path / "by-name")
+    monkeypatch.chdir(synthetic)
+    pipeline.generate(Path("."), tmp_path / "from-inside")
+    pipeline.generate(Path(f"../{synthetic.name}/"), tmp_path / "relative")
+    named = tree(tmp_path / "by-name" / "runcomfy_models")
+    assert tree(tmp_path / "from-inside" / "runcomfy_models") == named
+    assert tree(tmp_path / "relative" / "runcomfy_models") == named
+
+
+def test_a_deleted_module_is_added_back_on_either_road(settled: tuple[Path, Path]) -> None:
+    schemas, out = settled
+    module = sorted((out / "runcomfy_models" / "catalog").glob("*__*.py"))[4]
+    module.unlink()
+    result = pipeline.generate(schemas, out)
+    assert result.diff is not None and result.diff.added == [f"catalog/{module.name}"]
+    assert result.diff.changed == ["catalog/_manifest.json"] or result.diff.changed == []
+
+
+def test_the_generator_runs_the_runtime_it_is_about_to_write(tmp_path: Path) -> None:
+    """A carried copy that differs from runtime/ (edited since the last generate) is not used."""
+    from runcomfy_codegen import carried
+
+    source = GENERATOR / "runtime" / "_urls.py"
+    copy = tmp_path / "_urls.py"
+    copy.write_text(
+        f"{pipeline.HEADER} from runtime/_urls.py. Do not edit.\n{source.read_text(encoding='utf-8')}",
+        encoding="utf-8",
+    )
+    assert carried._current(copy, "_urls") == copy
+    copy.write_text(copy.read_text(encoding="utf-8") + "# older\n", encoding="utf-8")
+    assert carried._current(copy, "_urls") == source
+    copy.unlink()
+    assert carried._current(copy, "_urls") == source

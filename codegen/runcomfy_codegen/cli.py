@@ -166,7 +166,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         from runcomfy_codegen.treestate import recorded, state_path
 
         state = recorded(out, "runcomfy_models", schemas)
-        if state is not None:  # the stat of every path the last clean run depended on
+        if state is not None and (args.allow_unknown or not state.lenient):  # see treestate
             now = state.scan()
             suspects = state.suspects(now)
             if not suspects:
@@ -186,10 +186,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         from runcomfy_codegen.manifest import MANIFEST, is_up_to_date
 
         cache = HashCache(cache_path(out, "runcomfy_models"))
-        if is_up_to_date(schemas, package, cache):
+        strict_over_lenient = cache.lenient and not args.allow_unknown  # render: it may refuse them
+        if not strict_over_lenient and is_up_to_date(schemas, package, cache):
             manifest_bytes = (package / MANIFEST).read_bytes()
             state = fresh_state(schemas, package, json.loads(manifest_bytes), manifest_bytes)
             state.set_stats(state.scan(), started)
+            state.lenient = bool(cache.lenient)
             state.write(state_path(out, "runcomfy_models"))
             cache.save()  # like git's index refresh: the next check reads only what changed
             print(clean)
@@ -581,7 +583,7 @@ def main(argv: Sequence[str] | None = None, *, renderer: WarmRenderer | None = N
         return _main(argv, words, renderer)
     finally:
         if renderer is not None:
-            renderer.close()
+            renderer.close(wait=False)  # the command is about to exit: the system reaps it
 
 
 def _main(argv: Sequence[str] | None, words: list[str], renderer: WarmRenderer | None) -> int:

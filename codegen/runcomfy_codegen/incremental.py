@@ -29,6 +29,7 @@ from typing import Any
 
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.manifest import MANIFEST, generator_files, schema_hash
+from runcomfy_codegen.schema import store
 from runcomfy_codegen.schema.store import INPUT, OUTPUT, ModelFiles
 from runcomfy_codegen.treestate import FIELDS, TreeState
 
@@ -52,14 +53,15 @@ class Delta:
 def fresh_state(schemas: Path, package: Path, manifest: dict[str, Any], manifest_bytes: bytes) -> TreeState:
     """The state of a package that ``manifest`` describes, without its stats (see :meth:`TreeState.scan`)."""
     generator = generator_files()
-    folders = sorted({str(path.parent) for path in generator})
+    generator_folders = sorted({str(path.parent) for path in generator})
     return TreeState(
         os.path.abspath(schemas),
         os.path.abspath(package),
         sorted(manifest["schemas"]),
         sorted([*manifest["files"], MANIFEST]),
-        [*map(str, generator), *folders],
+        [*map(str, generator), *generator_folders],
         hashlib.sha256(manifest_bytes).hexdigest(),
+        folders=store.folders(schemas),
     )
 
 

@@ -230,6 +230,12 @@ def is_up_to_date(schemas: Path, package: Path, cache: HashCache | None = None) 
     manifest = read_manifest(package)
     if manifest is None or manifest["generator"] != generator_fingerprint(cache=cache):
         return False
+    try:  # the manifest is a generated file too: byte for byte what generate writes
+        canonical = manifest_text(manifest["generator"], manifest["schemas"], manifest["files"])
+        if (package / MANIFEST).read_bytes() != canonical.encode("utf-8"):
+            return False
+    except (OSError, TypeError, AttributeError):
+        return False
     try:
         if manifest["schemas"] != schema_hashes(schemas, cache):
             return False

@@ -92,30 +92,6 @@ def _runtime_file(name: str, folder: Path | None = None) -> str:
     return f"{HEADER} from runtime/{name}. Do not edit.\n{text}"
 
 
-def stale_runtime_copies(folder: Path | None = None) -> list[str]:
-    """The runtime modules the generator runs from the ``runcomfy_models`` it carries (the rule
-    grammar, ECMA-262 patterns, URL paths: :data:`runcomfy_codegen.carried.STANDALONE`) whose copy
-    there differs from ``runtime/``: this run checked schemas with the previous version of them
-    (edited since the last ``generate``, which this run copies)."""
-    import importlib.util
-
-    from runcomfy_codegen.carried import STANDALONE
-
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return []
-    carried = Path(next(iter(spec.submodule_search_locations)))
-    stale = []
-    for name in STANDALONE:
-        try:
-            current = (carried / f"{name}.py").read_text(encoding="utf-8")
-        except OSError:
-            continue  # not copied yet: runcomfy_codegen.carried ran runtime/'s own file
-        if current != _runtime_file(f"{name}.py", folder):
-            stale.append(f"{name}.py")
-    return stale
-
-
 def render_schema(
     model_id: str,
     input_schema: Any,
@@ -326,12 +302,6 @@ def build_package(
         result.files[target] = _runtime_file(source)
     if not result.errors:
         result.files[MANIFEST] = build_manifest(result.files, hashes, result.kept)
-    stale = stale_runtime_copies()
-    if stale:
-        result.warnings.append(
-            f"the generator checked schemas with the previous copy of runtime/{', runtime/'.join(stale)} "
-            f"(it uses the {PACKAGE} package it carries, which this run updates); run generate again"
-        )
     return result
 
 
@@ -356,8 +326,8 @@ def generate(
     for byte.
 
     ``renderer``: a warm renderer the caller started (the CLI starts one first thing, see
-    :mod:`runcomfy_codegen.render_worker`); otherwise one is started where it can pay. It is closed
-    before this returns.
+    :mod:`runcomfy_codegen.render_worker`), and closes; otherwise one is started where it can pay,
+    and closed before this returns.
     """
     from runcomfy_codegen.incremental import fresh_state
     from runcomfy_codegen.lock import output_lock
@@ -368,11 +338,13 @@ def generate(
     wanted = None if model_ids is None else list(model_ids)
     cache = HashCache(cache_path(out, PACKAGE))
     package = out / PACKAGE
+    own = None
     try:
         if incremental and wanted is None and (allow_unknown or not cache.lenient):
             state = recorded(out, PACKAGE, schemas)
             if state is not None:
-                renderer = renderer or render_worker.start()  # warms up while the tree is statted
+                if renderer is None:  # it warms up while the tree is statted
+                    renderer = own = render_worker.start()
                 done = _generate_edits(cache, state, schemas, out, allow_unknown, started, renderer)
                 if done is not None:
                     return done
@@ -387,8 +359,8 @@ def generate(
             renderer=renderer,
         )
     finally:
-        if renderer is not None:
-            renderer.close()
+        if own is not None:
+            own.close()
     if result.errors and not keep_going:
         return result
     # Writing a subset must not remove the modules of the models that were not asked for, and its
@@ -403,6 +375,7 @@ def generate(
             text = result.files[MANIFEST]
             state = fresh_state(schemas, package, json.loads(text), text.encode("utf-8"))
             state.set_stats(state.scan(), started)
+            state.lenient = bool(cache.lenient)
             state.write(state_path(out, PACKAGE))
         else:
             forget(state_path(out, PACKAGE))
@@ -517,25 +490,26 @@ class _Edits:
             for rel, text in files.items():
                 data = text.encode("utf-8")
                 try:
-                    same = (package / rel).read_bytes() == data
+                    current: bytes | None = (package / rel).read_bytes()
                 except OSError:
-                    same = False
-                if not same:
+                    current = None  # deleted by hand: added back, as the full road says
+                if current != data:
                     atomic_write(package / rel, data, make_parents=False)
-                    diff.changed.append(rel)
+                    (diff.changed if current is not None else diff.added).append(rel)
             # The new state, still under the lock (no other run writes meanwhile): the stats taken
             # before, but those of the files just written and of their folders.
             written = []
-            for rel in diff.changed:
+            for rel in (*diff.added, *diff.changed):
                 for path in (f"{state.package}/{rel}", os.path.dirname(f"{state.package}/{rel}")):
                     written.append(self.index[path])
                     state.restat(self.now, self.index[path])
             state.set_stats(self.now, started, [*self.suspects, *written])
             state.manifest_sha = sha256_text(files[MANIFEST])
+            if allow_unknown:
+                cache.lenient.update(b.model_id for b in built)
+            state.lenient = bool(cache.lenient)
             state.write(state_path(out, PACKAGE))
-        diff.unchanged = len(state.files) - len(diff.changed)
-        if allow_unknown:
-            cache.lenient.update(b.model_id for b in built)
+        diff.unchanged = len(state.files) - len(diff.changed) - len(diff.added)
         cache.save()
         return GenerateResult(
             models=list(state.ids), diff=diff, warnings=[w for b in built for w in b.warnings]

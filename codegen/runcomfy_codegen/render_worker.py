@@ -138,9 +138,10 @@ class WarmRenderer:
         """:meth:`send` then :meth:`receive`."""
         return self.receive() if self.send(work, allow_unknown) else None
 
-    def close(self) -> None:
-        """End the child (at once: whatever it was loading is of no use now) and reap it, or leave
-        that to the next :func:`start` if it has not quite exited (this process does not wait)."""
+    def close(self, *, wait: bool = True) -> None:
+        """End the child (at once: whatever it was loading is of no use now) and reap it. With
+        ``wait=False`` (a command about to exit) a child not quite gone yet is left to the next
+        :func:`start` or to the system, rather than waited for."""
         if self.pid == 0:
             return
         for fd in (self._requests, self._replies):
@@ -148,8 +149,8 @@ class WarmRenderer:
                 os.close(fd)
         try:
             os.kill(self.pid, signal.SIGKILL)
-            if os.waitpid(self.pid, os.WNOHANG)[0] == 0:
-                _exiting.append(self.pid)  # still on its way out: reaped by the next start()
+            if os.waitpid(self.pid, 0 if wait else os.WNOHANG)[0] == 0:
+                _exiting.append(self.pid)
         except (OSError, ChildProcessError):
             pass
         self.pid = 0
@@ -170,8 +171,10 @@ def start() -> WarmRenderer | None:
         return None
     requests_read, requests_write = os.pipe()
     replies_read, replies_write = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # the child must not write the parent's buffers again
+        if stream is not None:  # None when the command's stdout or stderr is closed
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
     try:
         pid = os.fork()
     except OSError:

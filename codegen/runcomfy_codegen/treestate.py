@@ -55,10 +55,14 @@ class TreeState:
         generator_paths: list[str],
         manifest_sha: str = "",
         generator: str = GENERATOR,
+        folders: list[str] | None = None,
     ) -> None:
         self.store, self.package = store, package
         self.ids = ids
         """The store's model ids, sorted."""
+        self.folders = folders if folders is not None else _above(ids)
+        """The store's other folders (relative, ``""`` for the store itself; see
+        :func:`runcomfy_codegen.schema.store.folders`): a model added in any of them changes its stat."""
         self.files = files
         """The package's files, relative posix paths, sorted (the manifest included)."""
         self.generator_paths = generator_paths
@@ -71,6 +75,9 @@ class TreeState:
         """:data:`FIELDS` numbers per path of :meth:`paths`, in its order (each as an unsigned 64-bit number)."""
         self.racy: list[int] = []
         """Indexes of the paths changed less than ``RACY_NS`` before the stats were taken."""
+        self.lenient = False
+        """Did a module of the package come from ``--allow-unknown``? (A strict run must not trust
+        the state then: it would refuse what that run let through.)"""
         self._paths: list[tuple[str, Kind, str]] | None = None
 
     def paths(self) -> list[tuple[str, Kind, str]]:
@@ -79,12 +86,8 @@ class TreeState:
         if self._paths is not None:
             return self._paths
         store, package = self.store, self.package
-        folders = {""}
         models: list[tuple[str, Kind, str]] = []
         for model_id in self.ids:
-            parts = model_id.split("/")
-            for i in range(1, len(parts)):
-                folders.add("/".join(parts[:i]))
             base = f"{store}/{model_id}"
             models += (
                 (base, "model", model_id),
@@ -97,7 +100,7 @@ class TreeState:
                 rel = rel.rsplit("/", 1)[0]
                 package_folders.add(rel)
         self._paths = [
-            *((f"{store}/{f}" if f else store, "store", f) for f in sorted(folders)),
+            *((f"{store}/{f}" if f else store, "store", f) for f in self.folders),
             *models,
             *((f"{package}/{f}" if f else package, "folder", f) for f in sorted(package_folders)),
             *((f"{package}/{rel}", "file", rel) for rel in self.files),
@@ -106,13 +109,15 @@ class TreeState:
         return self._paths
 
     def scan(self) -> array[int]:
-        """The current stat of every path, as :attr:`stats` holds them."""
+        """The current stat of every path, as :attr:`stats` holds them. The store and the package
+        folder themselves are followed if they are symbolic links (what is behind them counts);
+        nothing inside them is."""
         stat_of, mask = os.stat, _MASK
         out = array("Q")
         add = out.extend
-        for path, _kind, _key in self.paths():
+        for path, kind, key in self.paths():
             try:
-                info = stat_of(path, follow_symlinks=False)
+                info = stat_of(path, follow_symlinks=not key and kind in ("store", "folder"))
             except (FileNotFoundError, NotADirectoryError):
                 add((0, 0, 0, 0, 0))
                 continue
@@ -129,7 +134,8 @@ class TreeState:
 
     def restat(self, stats: array[int], index: int) -> None:
         """Put the current stat of path ``index`` into ``stats`` (after this run wrote it)."""
-        info = os.stat(self.paths()[index][0], follow_symlinks=False)
+        path, kind, key = self.paths()[index]
+        info = os.stat(path, follow_symlinks=not key and kind in ("store", "folder"))
         values = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
         stats[index * FIELDS : (index + 1) * FIELDS] = array("Q", (v & _MASK for v in values))
 
@@ -176,10 +182,12 @@ class TreeState:
             "manifest_sha": self.manifest_sha,
             "byteorder": sys.byteorder,
             "racy": self.racy,
+            "lenient": self.lenient,
             # one string each, NUL-separated (no path holds NUL): a tenth of the time of JSON lists
             "ids": "\0".join(self.ids),
             "files": "\0".join(self.files),
             "generator_paths": "\0".join(self.generator_paths),
+            "folders": "\0".join(self.folders),
         }
         tmp = f"{path}.{os.getpid()}.tmp"
         try:
@@ -211,6 +219,7 @@ class TreeState:
             ids, files, paths = (
                 data[k].split("\0") if data[k] else [] for k in ("ids", "files", "generator_paths")
             )
+            folders = data["folders"].split("\0")  # never empty: the store itself is one
             state = cls(
                 str(data["store"]),
                 str(data["package"]),
@@ -219,14 +228,26 @@ class TreeState:
                 paths,
                 str(data["manifest_sha"]),
                 str(data["generator"]),
+                folders,
             )
             state.stats.frombytes(stats)
             state.racy = [int(i) for i in data["racy"]]
+            state.lenient = data["lenient"] is True
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
-        if len(state.stats) != len(state.paths()) * FIELDS:
+        count = len(state.paths())
+        if len(state.stats) != count * FIELDS or not all(0 <= i < count for i in state.racy):
             return None
         return state
+
+
+def _above(ids: list[str]) -> list[str]:
+    """The store folders on the way to ``ids``' models, and the store itself."""
+    folders = {""}
+    for model_id in ids:
+        parts = model_id.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    return sorted(folders)
 
 
 def state_path(out: Path, package: str) -> Path:

@@ -96,7 +96,7 @@ def discover(store: Path) -> list[ModelFiles]:
         raise missing_store(store)
     # Display paths are relative to the store's parent (machine-independent); built as strings.
     root = os.path.normpath(str(store))
-    prefix = f"{store.name}/" if store.name else ""
+    prefix = _display_prefix(store)
     found: list[ModelFiles] = []
     pending = [(root, "")]
     while pending:
@@ -125,6 +125,27 @@ def discover(store: Path) -> list[ModelFiles]:
     return found
 
 
+def folders(store: Path) -> list[str]:
+    """Every folder of a store folder but the models' own, relative posix paths (``""`` for the
+    store), sorted: the folders above the models, empty ones, and any folder inside a model's
+    folder. (A folder's stat changes when an entry is added in it: the tree state watches these.)
+    Symbolic links are not followed."""
+    found: list[str] = []
+    pending = [(os.path.normpath(str(store)), "")]
+    while pending:
+        folder, rel = pending.pop()
+        has_input = False
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name))
+                elif entry.name == INPUT:
+                    has_input = True
+        if not has_input or not rel:  # a model's folder is watched as a model
+            found.append(rel)
+    return sorted(found)
+
+
 def _model(prefix: str, model_id: str, folder: str) -> ModelFiles:
     shown = f"{prefix}{model_id}/" if model_id else prefix
     return ModelFiles(model_id or ".", f"{shown}{INPUT}", f"{shown}{OUTPUT}", folder=Path(folder))
@@ -135,7 +156,14 @@ def model_at(store: Path, model_id: str) -> ModelFiles:
     nothing is checked or read."""
     root = os.path.normpath(str(store))
     folder = root if model_id == "." else os.path.join(root, *model_id.split("/"))
-    return _model(f"{store.name}/" if store.name else "", "" if model_id == "." else model_id, folder)
+    return _model(_display_prefix(store), "" if model_id == "." else model_id, folder)
+
+
+def _display_prefix(store: Path) -> str:
+    """The store folder's own name, however it was spelled (``schemas``, ``./schemas/``, or ``.``
+    from inside it): display paths, and so generated headers, do not depend on the spelling."""
+    name = os.path.basename(os.path.abspath(store))
+    return f"{name}/" if name else ""
 
 
 def _git(args: list[str], cwd: Path) -> bytes:
