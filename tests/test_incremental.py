@@ -662,14 +662,6 @@ def test_a_manifest_edited_by_hand_is_drift_even_when_it_still_parses(
     assert _matches_a_full_build(schemas, out, tmp_path)
 
 
-def test_generate_works_with_stdout_closed(settled: tuple[Path, Path]) -> None:
-    schemas, out = settled
-    _retitle(sorted(schemas.rglob("input.json"))[1], "with stdout closed")
-    command = f"{shlex.quote(sys.executable)} -m runcomfy_codegen generate --schemas {shlex.quote(str(schemas))} --out {shlex.quote(str(out))} >&-"
-    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-
-
 def test_a_state_file_out_of_range_is_ignored(settled: tuple[Path, Path]) -> None:
     schemas, out = settled
     state_file = out / ".runcomfy_models.state"
@@ -735,3 +727,36 @@ def test_the_generator_runs_the_runtime_it_is_about_to_write(tmp_path: Path) -> 
     assert carried._current(copy, "_urls") == source
     copy.unlink()
     assert carried._current(copy, "_urls") == source
+
+
+def test_a_store_renamed_or_reached_under_another_name_is_drift(
+    settled: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Module headers print the store folder's name: under a new name every module differs."""
+    schemas, out = settled
+    renamed = schemas.parent / "store2"
+    schemas.rename(renamed)
+    assert main(["check", "--schemas", str(renamed), "--out", str(out)]) == 1
+    assert main(["generate", "--schemas", str(renamed), "--out", str(out)]) == 0
+    assert _matches_a_full_build(renamed, out, tmp_path)
+    link = tmp_path / "lnk"
+    link.symlink_to(renamed)
+    assert main(["check", "--schemas", str(link), "--out", str(out)]) == 1
+    assert main(["generate", "--schemas", str(link), "--out", str(out)]) == 0
+    assert main(["check", "--full", "--schemas", str(link), "--out", str(out)]) == 0
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr", "both"])
+def test_generate_and_check_work_with_their_output_streams_closed(
+    settled: tuple[Path, Path], closed: str
+) -> None:
+    schemas, out = settled
+    _retitle(sorted(schemas.rglob("input.json"))[1], f"with {closed} closed")
+    redirect = {"stdout": ">&-", "stderr": "2>&-", "both": ">&- 2>&-"}[closed]
+    base = f"{shlex.quote(sys.executable)} -m runcomfy_codegen"
+    where = f"--schemas {shlex.quote(str(schemas))} --out {shlex.quote(str(out))}"
+    for command, code in (("generate", 0), ("check", 0)):
+        done = subprocess.run(
+            ["sh", "-c", f"{base} {command} {where} {redirect}"], capture_output=True, timeout=120
+        )
+        assert done.returncode == code, (command, done.stderr)

@@ -574,6 +574,9 @@ def _expected_failure(exc: BaseException) -> str | None:
 def main(argv: Sequence[str] | None = None, *, renderer: WarmRenderer | None = None) -> int:
     """Run the command line; returns the exit code. ``renderer``: the warm renderer ``__main__``
     started for ``generate`` (otherwise ``generate`` starts one here); closed before this returns."""
+    for name in ("stdout", "stderr"):  # closed (`>&-`): what would go there goes nowhere
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
     words = sys.argv[1:] if argv is None else list(argv)
     if renderer is None and words[:1] == ["generate"]:  # before anything else: see render_worker
         from runcomfy_codegen import render_worker

@@ -30,7 +30,7 @@ from typing import Any
 from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.manifest import MANIFEST, generator_files, schema_hash
 from runcomfy_codegen.schema import store
-from runcomfy_codegen.schema.store import INPUT, OUTPUT, ModelFiles
+from runcomfy_codegen.schema.store import INPUT, OUTPUT
 from runcomfy_codegen.treestate import FIELDS, TreeState
 
 
@@ -129,9 +129,9 @@ def examine(state: TreeState, now: array[int], suspects: list[int], manifest: di
                 delta.full = f"{path}: a model's folder changed"
         elif kind == "schema":
             if key not in delta.models:
-                model = ModelFiles(key, INPUT, OUTPUT, folder=Path(path).parent)
+                model = store.model_at(Path(state.store), key)
                 try:
-                    digest = schema_hash(model.read_input(), model.read_output())
+                    digest = schema_hash(model.read_input(), model.read_output(), model.input_display)
                 except CodegenError as exc:
                     delta.full = str(exc)
                     continue

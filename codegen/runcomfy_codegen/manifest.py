@@ -100,13 +100,15 @@ def generator_fingerprint(package: Path = _PACKAGE, cache: HashCache | None = No
     return digest.hexdigest()
 
 
-def schema_hash(input_bytes: bytes, output_bytes: bytes | None) -> str:
-    """The hash of one model's schema files, as the manifest records it."""
-    return _combine(_sha(input_bytes), _sha(output_bytes or b""))
+def schema_hash(input_bytes: bytes, output_bytes: bytes | None, shown: str = "") -> str:
+    """The hash of one model's schema files, as the manifest records it. ``shown``: the display
+    path of its ``input.json`` (``schemas/<model id>/input.json``), which the module's header
+    prints: a store renamed or reached under another name makes every module different."""
+    return _combine(_sha(input_bytes), _sha(output_bytes or b""), shown)
 
 
-def _combine(input_sha: str, output_sha: str) -> str:
-    return _sha(f"{input_sha}\n{output_sha}".encode())
+def _combine(input_sha: str, output_sha: str, shown: str) -> str:
+    return _sha(f"{input_sha}\n{output_sha}\n{shown}".encode())
 
 
 _EMPTY = _sha(b"")
@@ -115,13 +117,13 @@ _EMPTY = _sha(b"")
 def model_hash(model: ModelFiles, cache: HashCache) -> str:
     """:func:`schema_hash` of a store model, through the cache (read only where the stat changed)."""
     if model.folder is None:
-        return schema_hash(model.read_input(), model.read_output())
+        return schema_hash(model.read_input(), model.read_output(), model.input_display)
     input_sha = cache.sha(os.path.join(model.folder, "input.json"), model.read_input)
     output_path = os.path.join(model.folder, "output.json")
     if not os.path.lexists(output_path):
-        return _combine(input_sha, _EMPTY)
+        return _combine(input_sha, _EMPTY, model.input_display)
     output = model.read_output
-    return _combine(input_sha, cache.sha(output_path, lambda: output() or b""))
+    return _combine(input_sha, cache.sha(output_path, lambda: output() or b""), model.input_display)
 
 
 def schema_hashes(schemas: Path, cache: HashCache | None = None) -> dict[str, str]:
