@@ -5,13 +5,15 @@ model, and about as long as the stat of every path an incremental ``generate`` s
 (:mod:`runcomfy_codegen.incremental`). So that ``generate`` after one edit costs little more than
 ``check``, :func:`start` forks a child that loads them meanwhile, on another core, then waits for
 work on a pipe. The parent sends the models to build once it knows them and gets their modules back
-(:meth:`WarmRenderer.build`); with nothing to build it closes the pipe and the child is gone, having
-cost the parent one ``fork``.
+(:meth:`WarmRenderer.build`); with nothing to build it kills the child, which cost it one ``fork``.
+``runcomfy-codegen generate`` starts it first thing, before the command line module is even
+imported (:mod:`runcomfy_codegen.__main__`); :func:`runcomfy_codegen.pipeline.generate` starts one
+itself when it finds a tree state to work from.
 
 Only where it is safe and pays: POSIX ``fork``, two or more cores, and a process with no other
 thread (a fork copies locks another thread may hold). Anything unexpected in the child (it died, a
-model was refused) makes :meth:`~WarmRenderer.build` return None, and the parent builds in-process,
-where errors are reported as usual. Messages are ``marshal``-ed plain data, length-prefixed.
+model was refused, no answer within :data:`ANSWER_TIMEOUT`) makes :meth:`~WarmRenderer.receive`
+return None, and the parent builds in-process, where errors are reported as usual. Messages are ``marshal``-ed plain data, length-prefixed.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ child stuck on a hung file system, say); rendering even hundreds of models takes
 
 
 def _usable() -> bool:
-    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if not hasattr(os, "fork") or cores < 2:  # the cores this process may run on, not the machine's
         return False
     threading = sys.modules.get("threading")
     return threading is None or threading.active_count() == 1
