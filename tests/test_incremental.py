@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -344,7 +345,7 @@ def test_the_tree_state_suspects_changed_and_racy_paths_only(tmp_path: Path) -> 
     (schemas / "a" / "m" / "input.json").write_text("{}", encoding="utf-8")
     (package / "catalog").mkdir(parents=True)
     (package / "catalog" / "a__m.py").write_text("x = 1\n", encoding="utf-8")
-    state = treestate.TreeState(str(schemas), str(package), ["a/m"], ["catalog/a__m.py"], [])
+    state = treestate.TreeState(str(schemas), str(package), ["a/m"], ["catalog/a__m.py"], [], ["", "a"])
     kinds = [(kind, key) for _path, kind, key in state.paths()]
     assert kinds == [
         ("store", ""), ("store", "a"), ("model", "a/m"), ("schema", "a/m"), ("schema", "a/m"),
@@ -760,3 +761,50 @@ def test_generate_and_check_work_with_their_output_streams_closed(
             ["sh", "-c", f"{base} {command} {where} {redirect}"], capture_output=True, timeout=120
         )
         assert done.returncode == code, (command, done.stderr)
+
+
+def test_a_strict_run_does_not_trust_allow_unknown_modules_when_the_cache_is_lost(
+    settled: tuple[Path, Path],
+) -> None:
+    schemas, out = settled
+    edited = sorted(schemas.rglob("input.json"))[2]
+    doc = json.loads(edited.read_text(encoding="utf-8"))
+    doc["properties"]["odd"] = {"type": "string", "x_odd": True}
+    edited.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out), "--allow-unknown"]) == 0
+    (out / ".runcomfy_models.cache").unlink()  # the state still knows
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 2
+    assert main(["generate", "--schemas", str(schemas), "--out", str(out)]) == 2
+    assert main(["check", "--schemas", str(schemas), "--out", str(out)]) == 2  # still not learnt
+
+
+def test_the_template_cache_is_keyed_by_how_templates_are_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runcomfy_codegen import render
+
+    first = render._bytecode_cache()
+    monkeypatch.setitem(render._OPTIONS, "trim_blocks", False)
+    second = render._bytecode_cache()
+    assert first is not None and second is not None and first.pattern != second.pattern
+
+
+def test_the_edit_road_starts_again_when_another_run_wrote_meanwhile(
+    settled: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between reading the manifest and taking the lock, another generate wrote the package: the
+    edit road writes nothing from what it read and the full road answers."""
+    schemas, out = settled
+    models = sorted(schemas.rglob("input.json"))
+    _retitle(models[0], "first edit")
+    real_init = pipeline._Edits.__init__
+
+    def meanwhile(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        _retitle(models[1], "written by another run")
+        monkeypatch.setattr(pipeline._Edits, "__init__", real_init)
+        pipeline.generate(schemas, out)  # the other run: it takes the edit road and writes both
+
+    monkeypatch.setattr(pipeline._Edits, "__init__", meanwhile)
+    result = pipeline.generate(schemas, out)
+    assert result.diff is not None and not result.errors
+    assert _matches_a_full_build(schemas, out, tmp_path)
+    assert main(["check", "--full", "--schemas", str(schemas), "--out", str(out)]) == 0

@@ -69,10 +69,28 @@ def build_chunk(
     work: list[tuple[ModelFiles, str]],
     allow_unknown: bool,
     progress: Callable[[str], None] | None = None,
+    *,
+    stop_at_error: bool = False,
 ) -> list[Built]:
+    """Build each model of ``work`` in turn (up to the first refusal with ``stop_at_error``)."""
     built = []
     for files, module in work:
-        built.append(build_one(files, module, allow_unknown))
+        outcome = build_one(files, module, allow_unknown)
+        built.append(outcome)
         if progress is not None:
             progress(files.model_id)
+        if stop_at_error and outcome.error is not None:
+            break
     return built
+
+
+def preload() -> None:
+    """Import everything a build needs and compile the templates, ahead of the first model: in the
+    warm renderer while its parent stats the tree, and before forking pool workers (they inherit
+    it all instead of each importing it again)."""
+    from runcomfy_codegen.parse import parse_model  # noqa: F401
+    from runcomfy_codegen.render import environment
+    from runcomfy_codegen.schema.loader import load_model  # noqa: F401
+    from runcomfy_codegen.typed_stub import render_stub  # noqa: F401
+
+    environment().get_template("model.py.j2")

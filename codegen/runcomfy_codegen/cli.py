@@ -150,7 +150,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    import json
     import time
 
     started = time.time_ns()  # anything changed after this is racy in the state recorded below
@@ -161,7 +160,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     out = Path(args.out)
     package = out / "runcomfy_models"
-    clean = f"no drift: {package} matches {schemas} (manifest hashes; --full to render and compare)"
+    clean = f"no drift: {package} matches {schemas} (tree state and manifest hashes; --full to render and compare)"
     if not args.full:
         from runcomfy_codegen.treestate import recorded, state_path
 
@@ -182,17 +181,15 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(clean)
                 return EXIT_OK
         from runcomfy_codegen.hashcache import HashCache, cache_path
-        from runcomfy_codegen.incremental import fresh_state
+        from runcomfy_codegen.incremental import record_clean
         from runcomfy_codegen.manifest import MANIFEST, is_up_to_date
 
         cache = HashCache(cache_path(out, "runcomfy_models"))
-        strict_over_lenient = cache.lenient and not args.allow_unknown  # render: it may refuse them
-        if not strict_over_lenient and is_up_to_date(schemas, package, cache):
-            manifest_bytes = (package / MANIFEST).read_bytes()
-            state = fresh_state(schemas, package, json.loads(manifest_bytes), manifest_bytes)
-            state.set_stats(state.scan(), started)
-            state.lenient = bool(cache.lenient)
-            state.write(state_path(out, "runcomfy_models"))
+        # A module built with --allow-unknown (the cache or the last state says so): a strict check
+        # renders, as a strict generate would, and may refuse it.
+        lenient = bool(cache.lenient) or (state is not None and state.lenient)
+        if (args.allow_unknown or not lenient) and is_up_to_date(schemas, package, cache):
+            record_clean(schemas, package, (package / MANIFEST).read_bytes(), started, lenient)
             cache.save()  # like git's index refresh: the next check reads only what changed
             print(clean)
             return EXIT_OK

@@ -1,8 +1,8 @@
 """What changed since the package was last known clean: the stat of every path, then a few reads.
 
-``check`` and ``generate`` both start here. The cache beside the package holds the
-:class:`~runcomfy_codegen.treestate.TreeState` of the last clean ``check`` or ``generate``; a run
-stats the same paths and looks closer only at the suspects (:meth:`TreeState.suspects`):
+``check`` and ``generate`` both start here. The state file beside the package holds the
+:class:`~runcomfy_codegen.treestate.TreeState` of the last clean ``check`` or whole-store
+``generate``; a run stats the same paths and looks closer only at the suspects (:meth:`TreeState.suspects`):
 
 * a schema file: its model's schema hash, read and compared with the manifest's;
 * a package file: its bytes hashed and compared with the manifest's (the manifest itself with the
@@ -22,6 +22,7 @@ that differ. An empty one means the package is clean; ``generate`` renders only 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from array import array
 from pathlib import Path
@@ -31,7 +32,7 @@ from runcomfy_codegen._errors import CodegenError
 from runcomfy_codegen.manifest import MANIFEST, generator_files, schema_hash
 from runcomfy_codegen.schema import store
 from runcomfy_codegen.schema.store import INPUT, OUTPUT
-from runcomfy_codegen.treestate import FIELDS, TreeState
+from runcomfy_codegen.treestate import FIELDS, TreeState, forget, state_path
 
 
 class Delta:
@@ -60,9 +61,24 @@ def fresh_state(schemas: Path, package: Path, manifest: dict[str, Any], manifest
         sorted(manifest["schemas"]),
         sorted([*manifest["files"], MANIFEST]),
         [*map(str, generator), *generator_folders],
+        store.folders(schemas),
         hashlib.sha256(manifest_bytes).hexdigest(),
-        folders=store.folders(schemas),
     )
+
+
+def record_clean(schemas: Path, package: Path, manifest_bytes: bytes, started: int, lenient: bool) -> None:
+    """Record the state of a package just found clean or written (its manifest: ``manifest_bytes``),
+    stats taken now, racy from ``started``. A failure to record only forgets the old state: the
+    next run takes the full road."""
+    path = state_path(package.parent, package.name)
+    try:
+        state = fresh_state(schemas, package, json.loads(manifest_bytes), manifest_bytes)
+        state.set_stats(state.scan(), started)
+    except (OSError, ValueError, CodegenError):
+        forget(path)
+        return
+    state.lenient = lenient
+    state.write(path)
 
 
 def _sha_of(path: str) -> str | None:

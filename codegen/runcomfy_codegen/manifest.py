@@ -3,7 +3,8 @@ skip rendering.
 
 ``catalog/_manifest.json`` records a fingerprint of the generator (every file that can shape the
 output, see :func:`generator_files`), a hash of each model's schema files, and a SHA-256 of every
-generated file. ``check`` on an unchanged store only hashes files (and, through
+generated file. When the tree state of the last clean run does not answer
+(:mod:`runcomfy_codegen.treestate`), ``check`` hashes files (through
 :class:`~runcomfy_codegen.hashcache.HashCache`, only those whose stat changed since the last run):
 when every hash matches, generating again would write the same bytes. Any mismatch (or
 ``check --full``) falls back to rendering everything in memory and comparing, which also names the
@@ -45,6 +46,10 @@ def _sha(data: bytes) -> str:
 def sha256_text(text: str) -> str:
     """The SHA-256 of ``text`` as UTF-8: how the manifest records a generated file."""
     return _sha(text.encode("utf-8"))
+
+
+def sha256_bytes(data: bytes) -> str:
+    return _sha(data)
 
 
 def _module_file(package: Path, dotted: str) -> Path | None:

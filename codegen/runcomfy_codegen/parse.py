@@ -126,6 +126,9 @@ def _is_literal_value(value: Any) -> bool:
 
 
 def _jsonschema_valid(schema: Any, value: Any) -> bool:
+    from runcomfy_codegen import carried
+
+    carried.load()  # see runcomfy_codegen.carried
     from runcomfy_models._patterns import ecma_validator  # patterns as ECMA-262, bounded in time
 
     return bool(ecma_validator(schema).is_valid(value))

@@ -2,18 +2,20 @@
 
 ``build_package`` does everything in memory and returns the complete file set of the package, so
 ``generate`` writes only after every model has been loaded, parsed and rendered (a refused schema
-leaves the disk as it was), and ``check`` compares without writing anything.
+leaves the disk as it was), and ``check`` compares without writing anything. When only schema files
+changed since the last clean run, ``generate`` takes a shorter road (:func:`_generate_edits`):
+it renders just those models and rewrites their modules, the manifest and the typed stub, with the
+same guarantees (everything rendered before anything is written; byte-identical to a full build).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from array import array
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runcomfy_codegen import build, render_worker
 from runcomfy_codegen._errors import CodegenError, SchemaError
@@ -22,9 +24,6 @@ from runcomfy_codegen.schema import store
 from runcomfy_codegen.schema.store import ModelFiles
 from runcomfy_codegen.treestate import TreeState, forget, recorded, state_path
 from runcomfy_codegen.write import HEADER, TreeDiff, atomic_write, compare_tree, write_tree
-
-if TYPE_CHECKING:
-    pass
 
 # Imported here: what `generate` needs to find out that nothing, or one schema, changed. The rest
 # (the manifest, the lock, the typed stub; the loader, parser and templates a build needs, jinja2
@@ -140,28 +139,14 @@ def _build_all(
             return built
     import multiprocessing
 
-    # Loaded here, before any fork, so that forked workers inherit them instead of importing them again.
-    from runcomfy_codegen.parse import parse_model  # noqa: F401
-    from runcomfy_codegen.render import environment, render_module  # noqa: F401
-    from runcomfy_codegen.schema.loader import load_model  # noqa: F401
-
-    environment()  # the templates, compiled once
-
+    build.preload()  # before any fork: the workers inherit it
     cores = min(os.cpu_count() or 1, 8)
     if (
         len(work) < max(PARALLEL_THRESHOLD, 2)
         or cores < 2
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
-        built = []
-        for files, module in work:
-            outcome = build.build_one(files, module, allow_unknown)
-            built.append(outcome)
-            if progress is not None:
-                progress(files.model_id)
-            if outcome.error is not None and not keep_going:
-                break
-        return built
+        return build.build_chunk(work, allow_unknown, progress, stop_at_error=not keep_going)
     from concurrent.futures import ProcessPoolExecutor
 
     from runcomfy_codegen.lock import exit_with_parent
@@ -329,7 +314,7 @@ def generate(
     :mod:`runcomfy_codegen.render_worker`), and closes; otherwise one is started where it can pay,
     and closed before this returns.
     """
-    from runcomfy_codegen.incremental import fresh_state
+    from runcomfy_codegen.incremental import record_clean
     from runcomfy_codegen.lock import output_lock
     from runcomfy_codegen.manifest import MANIFEST, extend_manifest
     from runcomfy_codegen.typed_stub import STUB, keep_others
@@ -340,14 +325,15 @@ def generate(
     package = out / PACKAGE
     own = None
     try:
-        if incremental and wanted is None and (allow_unknown or not cache.lenient):
-            state = recorded(out, PACKAGE, schemas)
-            if state is not None:
-                if renderer is None:  # it warms up while the tree is statted
-                    renderer = own = render_worker.start()
-                done = _generate_edits(cache, state, schemas, out, allow_unknown, started, renderer)
-                if done is not None:
-                    return done
+        state = recorded(out, PACKAGE, schemas) if incremental and wanted is None else None
+        # A module built with --allow-unknown (the cache or the state says so) is never kept by a
+        # strict run: the full road builds it again, and may refuse it.
+        if state is not None and (allow_unknown or not (cache.lenient or state.lenient)):
+            if renderer is None:  # it warms up while the tree is statted
+                renderer = own = render_worker.start()
+            done = _generate_edits(cache, state, schemas, out, allow_unknown, keep_going, started, renderer)
+            if done is not None:
+                return done
         result = build_package(
             schemas,
             wanted,
@@ -372,11 +358,9 @@ def generate(
             result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], package)
         result.diff = write_tree(package, result.files, prune=wanted is None, kept=result.kept)
         if wanted is None and not result.errors:  # the package is now exactly what the store makes
-            text = result.files[MANIFEST]
-            state = fresh_state(schemas, package, json.loads(text), text.encode("utf-8"))
-            state.set_stats(state.scan(), started)
-            state.lenient = bool(cache.lenient)
-            state.write(state_path(out, PACKAGE))
+            record_clean(
+                schemas, package, result.files[MANIFEST].encode("utf-8"), started, bool(cache.lenient)
+            )
         else:
             forget(state_path(out, PACKAGE))
     cache.save()
@@ -389,6 +373,7 @@ def _generate_edits(
     schemas: Path,
     out: Path,
     allow_unknown: bool,
+    keep_going: bool,
     started: int,
     renderer: render_worker.WarmRenderer | None,
 ) -> GenerateResult | None:
@@ -423,13 +408,18 @@ def _generate_edits(
         state.write(state_path(out, PACKAGE))
         return unchanged
     work = [(store.model_at(schemas, m), module_name(m)) for m in sorted(edited)]
-    sent = renderer is not None and renderer.send(work, allow_unknown)
+    sent = renderer.send(work, allow_unknown) if renderer is not None else False
     edits = _Edits(state, now, suspects, manifest, delta.models, sorted(edited), package)  # while it renders
-    built = renderer.receive() if sent and renderer is not None else None
+    built = renderer.receive() if renderer is not None and sent else None
     if built is None:
         built = build.build_chunk(work, allow_unknown)
-        if any(b.error is not None for b in built):
-            return None  # the full road reports it, and writes nothing
+        errors = [b.error for b in built if b.error is not None]
+        if errors and keep_going:
+            return None  # the full road writes the rest
+        if errors:  # as the full road would answer: refused, nothing written
+            refused = GenerateResult(models=list(state.ids))
+            refused.errors = errors
+            return refused
     return edits.write(cache, built, allow_unknown, started, out)
 
 
@@ -458,7 +448,8 @@ class _Edits:
         except (OSError, UnicodeDecodeError):
             self.stub = None
         spans = {m: part_span(self.stub, m) for m in models} if self.stub is not None else {}
-        self.old_parts = {m: self.stub[span[0] : span[1]] for m, span in spans.items() if span and self.stub}
+        stub = self.stub or ""
+        self.old_parts = {m: stub[span[0] : span[1]] for m, span in spans.items() if span is not None}
         self.index = {path: i for i, (path, _kind, _key) in enumerate(state.paths())}
 
     def write(
@@ -467,7 +458,7 @@ class _Edits:
         """Write the rendered modules, the stub (when a part changed) and the manifest; record the
         new tree state. None: the stub is missing or lacks a model (the full road rewrites it)."""
         from runcomfy_codegen.lock import output_lock
-        from runcomfy_codegen.manifest import MANIFEST, sha256_text
+        from runcomfy_codegen.manifest import MANIFEST, sha256_bytes, sha256_text
         from runcomfy_codegen.typed_stub import STUB, replace_parts
 
         package, state = out / PACKAGE, self.state
@@ -487,6 +478,11 @@ class _Edits:
         files[MANIFEST] = self.manifest_text.text()
         diff = TreeDiff()
         with output_lock(out, PACKAGE):
+            try:  # another generate may have written since the manifest was read: then start again
+                if sha256_bytes((package / MANIFEST).read_bytes()) != state.manifest_sha:
+                    return None
+            except OSError:
+                return None
             for rel, text in files.items():
                 data = text.encode("utf-8")
                 try:
@@ -507,7 +503,7 @@ class _Edits:
             state.manifest_sha = sha256_text(files[MANIFEST])
             if allow_unknown:
                 cache.lenient.update(b.model_id for b in built)
-            state.lenient = bool(cache.lenient)
+            state.lenient = state.lenient or bool(cache.lenient)
             state.write(state_path(out, PACKAGE))
         diff.unchanged = len(state.files) - len(diff.changed) - len(diff.added)
         cache.save()
@@ -519,8 +515,9 @@ class _Edits:
 def check(schemas: Path, out: Path, *, allow_unknown: bool = False) -> GenerateResult:
     """Would ``generate`` change anything under ``out``? ``result.diff`` lists what differs.
 
-    This always renders everything; ``runcomfy-codegen check`` first tries the manifest's hashes
-    (:func:`runcomfy_codegen.manifest.is_up_to_date`) and calls this only when they differ.
+    This always renders everything; ``runcomfy-codegen check`` first tries the tree state
+    (:mod:`runcomfy_codegen.treestate`), then the manifest's hashes
+    (:func:`runcomfy_codegen.manifest.is_up_to_date`), and calls this only when neither answers.
     """
     result = build_package(schemas, allow_unknown=allow_unknown)
     if not result.errors:

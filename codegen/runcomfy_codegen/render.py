@@ -302,27 +302,39 @@ def _class_view(
     )
 
 
+_OPTIONS: dict[str, Any] = {
+    "undefined": jinja2.StrictUndefined,
+    "autoescape": False,
+    "keep_trailing_newline": True,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+}
+"""How the templates are compiled: strict about undefined names, no autoescape (not HTML)."""
+
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Jinja's cache of compiled templates, keyed by each template's source, in the user's own
-    folder of the system's temporary directory (Jinja checks it is private): compiling the module
-    template takes longer than rendering a model with it. None where Jinja finds no safe folder."""
+    """Jinja's cache of compiled templates, in the user's own folder of the system's temporary
+    directory (Jinja checks it is private): compiling the module template takes longer than
+    rendering a model with it. Jinja keys an entry by the template's path and source; the file
+    name adds Jinja's version and the options above, which shape the compiled code too. None
+    where Jinja finds no safe folder."""
+    import hashlib
+
+    shape = repr((jinja2.__version__, sorted((k, repr(v)) for k, v in _OPTIONS.items())))
+    tag = hashlib.sha256(shape.encode()).hexdigest()[:16]
     try:
-        return jinja2.FileSystemBytecodeCache()
+        return jinja2.FileSystemBytecodeCache(pattern=f"__runcomfy_codegen_{tag}_%s.cache")
     except (RuntimeError, OSError):
         return None
 
 
 @cache
 def environment() -> jinja2.Environment:
-    """The Jinja environment, built once: strict about undefined names, no autoescape (not HTML)."""
+    """The Jinja environment, built once (see :data:`_OPTIONS`)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         bytecode_cache=_bytecode_cache(),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        **_OPTIONS,
     )
     env.filters["py"] = py_literal
     env.filters["comment"] = comment

@@ -79,14 +79,10 @@ def _serve(requests: int, replies: int) -> None:
     """The child: load everything a build needs, then build what the parent asks for."""
     from pathlib import Path
 
-    from runcomfy_codegen.build import build_one
-    from runcomfy_codegen.parse import parse_model  # noqa: F401
-    from runcomfy_codegen.render import environment
-    from runcomfy_codegen.schema.loader import load_model  # noqa: F401
+    from runcomfy_codegen.build import build_one, preload
     from runcomfy_codegen.schema.store import ModelFiles
-    from runcomfy_codegen.typed_stub import render_stub  # noqa: F401
 
-    environment().get_template("model.py.j2")  # compiled now, not when the work arrives
+    preload()  # now, not when the work arrives
     request = _receive(requests)
     if request is None:
         return  # nothing to build

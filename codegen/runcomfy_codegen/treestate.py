@@ -1,6 +1,7 @@
 """The stat of every path a clean package depends on: git's index, for a whole answer.
 
-When ``check`` finds the package clean, or ``generate`` has written it, :class:`TreeState` records
+When ``check`` finds the package clean, or a whole-store ``generate`` has written it (a subset or
+a ``--keep-going`` run with refusals forgets it instead), :class:`TreeState` records
 the stat (mode, size, mtime, ctime, inode) of every path that answer depended on: the store folder,
 each folder on the way to a model, each model's folder and schema files; the package folder, its
 folders and files; the generator's files and folders. A later run stats the same paths, and only
@@ -34,6 +35,8 @@ from runcomfy_codegen import hashcache
 
 VERSION = 1
 GENERATOR = os.path.dirname(os.path.abspath(__file__))
+PYTHON = f"{sys.prefix} {sys.version}"
+"""The environment that recorded it (a venv switched is a different jinja2, jsonschema …)."""
 FIELDS = 5
 """Per path: mode, size, mtime_ns, ctime_ns, inode (mode 0: the path does not exist)."""
 _MASK = (1 << 64) - 1
@@ -53,14 +56,15 @@ class TreeState:
         ids: list[str],
         files: list[str],
         generator_paths: list[str],
+        folders: list[str],
         manifest_sha: str = "",
         generator: str = GENERATOR,
-        folders: list[str] | None = None,
+        python: str = PYTHON,
     ) -> None:
         self.store, self.package = store, package
         self.ids = ids
         """The store's model ids, sorted."""
-        self.folders = folders if folders is not None else _above(ids)
+        self.folders = folders
         """The store's other folders (relative, ``""`` for the store itself; see
         :func:`runcomfy_codegen.schema.store.folders`): a model added in any of them changes its stat."""
         self.files = files
@@ -71,6 +75,8 @@ class TreeState:
         """The SHA-256 of the manifest when recorded: the one package file the manifest cannot vouch for."""
         self.generator = generator
         """The install that recorded it: the state holds only for the same generator."""
+        self.python = python
+        """The Python environment that recorded it: the state holds only for the same one."""
         self.stats = array("Q")
         """:data:`FIELDS` numbers per path of :meth:`paths`, in its order (each as an unsigned 64-bit number)."""
         self.racy: list[int] = []
@@ -112,32 +118,18 @@ class TreeState:
         """The current stat of every path, as :attr:`stats` holds them. The store and the package
         folder themselves are followed if they are symbolic links (what is behind them counts);
         nothing inside them is."""
-        stat_of, mask = os.stat, _MASK
         out = array("Q")
         add = out.extend
         for path, kind, key in self.paths():
-            try:
-                info = stat_of(path, follow_symlinks=not key and kind in ("store", "folder"))
-            except (FileNotFoundError, NotADirectoryError):
-                add((0, 0, 0, 0, 0))
-                continue
-            add(
-                (
-                    info.st_mode,
-                    info.st_size,
-                    info.st_mtime_ns & mask,
-                    info.st_ctime_ns & mask,
-                    info.st_ino & mask,
-                )
-            )
+            add(_stat(path, not key and kind in ("store", "folder")))
         return out
 
     def restat(self, stats: array[int], index: int) -> None:
         """Put the current stat of path ``index`` into ``stats`` (after this run wrote it)."""
         path, kind, key = self.paths()[index]
-        info = os.stat(path, follow_symlinks=not key and kind in ("store", "folder"))
-        values = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-        stats[index * FIELDS : (index + 1) * FIELDS] = array("Q", (v & _MASK for v in values))
+        stats[index * FIELDS : (index + 1) * FIELDS] = array(
+            "Q", _stat(path, not key and kind in ("store", "folder"))
+        )
 
     def suspects(self, now: array[int]) -> list[int]:
         """Indexes of the paths whose stat ``now`` differs from the recorded one, or that were racy."""
@@ -170,7 +162,7 @@ class TreeState:
         self.racy = [i for i, mode, mtime, ctime in candidates if mode and (mtime >= limit or ctime >= limit)]
 
     def matches(self, store: str, package: str) -> bool:
-        return self.store == store and self.package == package and self.generator == GENERATOR
+        return (self.store, self.package, self.generator, self.python) == (store, package, GENERATOR, PYTHON)
 
     def write(self, path: Path) -> None:
         """Save the state at ``path`` (atomically; a failure leaves the old file, or none)."""
@@ -179,6 +171,7 @@ class TreeState:
             "store": self.store,
             "package": self.package,
             "generator": self.generator,
+            "python": self.python,
             "manifest_sha": self.manifest_sha,
             "byteorder": sys.byteorder,
             "racy": self.racy,
@@ -226,9 +219,10 @@ class TreeState:
                 ids,
                 files,
                 paths,
+                folders,
                 str(data["manifest_sha"]),
                 str(data["generator"]),
-                folders,
+                str(data["python"]),
             )
             state.stats.frombytes(stats)
             state.racy = [int(i) for i in data["racy"]]
@@ -241,13 +235,15 @@ class TreeState:
         return state
 
 
-def _above(ids: list[str]) -> list[str]:
-    """The store folders on the way to ``ids``' models, and the store itself."""
-    folders = {""}
-    for model_id in ids:
-        parts = model_id.split("/")
-        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
-    return sorted(folders)
+def _stat(path: str, follow: bool) -> tuple[int, int, int, int, int]:
+    """The stat of ``path`` as the state records it; all zero (no file type) when it cannot be
+    read, missing or not: a path that cannot be statted is a suspect, and the closer look says why."""
+    try:
+        info = os.stat(path, follow_symlinks=follow)
+    except (OSError, ValueError):
+        return (0, 0, 0, 0, 0)
+    mask = _MASK
+    return (info.st_mode, info.st_size, info.st_mtime_ns & mask, info.st_ctime_ns & mask, info.st_ino & mask)
 
 
 def state_path(out: Path, package: str) -> Path:

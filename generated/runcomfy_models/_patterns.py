@@ -18,7 +18,7 @@ match with an error naming the extra.
 Pure Python at import (the standard library only): pydantic-core (the linear engine), ``regex``
 (the fallback) and jsonschema are imported where a pattern or a validator first needs them, so the
 generator can check a schema's patterns without loading pydantic (see
-``runcomfy_codegen.schema.carried``).
+``runcomfy_codegen.carried``).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from runcomfy_codegen import carried
 from runcomfy_codegen._errors import SchemaError, pointer
 from runcomfy_codegen.ir import Rule
 from runcomfy_codegen.schema.dialect import (
@@ -41,7 +42,9 @@ from runcomfy_codegen.schema.dialect import (
 )
 from runcomfy_codegen.schema.rules import METRICS, RuleSyntaxError, parse_rule
 from runcomfy_codegen.schema.store import ModelFiles
-from runcomfy_models._patterns import PatternError, ecma_matcher  # loaded by .rules (carried.load)
+
+carried.load()  # the runtime's pattern check without its package's __init__ (pydantic)
+from runcomfy_models._patterns import PatternError, ecma_matcher  # noqa: E402
 
 MAX_JSON_DEPTH = 100
 """Arrays and objects nested deeper than this are refused (generated literals must compile)."""
