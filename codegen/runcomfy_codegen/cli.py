@@ -162,7 +162,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     package = out / "runcomfy_models"
     clean = f"no drift: {package} matches {schemas} (tree state and manifest hashes; --full to render and compare)"
     if not args.full:
-        from runcomfy_codegen.treestate import recorded, state_path
+        from runcomfy_codegen.treestate import recorded
 
         state = recorded(out, "runcomfy_models", schemas)
         if state is not None and (args.allow_unknown or not state.lenient):  # see treestate
@@ -171,13 +171,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             if not suspects:
                 print(clean)
                 return EXIT_OK
-            from runcomfy_codegen.incremental import examine
-            from runcomfy_codegen.manifest import read_manifest
+            from runcomfy_codegen.incremental import judge, refresh
 
-            manifest = read_manifest(package)
-            if manifest is not None and examine(state, now, suspects, manifest).clean:
-                state.set_stats(now, started, suspects)
-                state.write(state_path(out, "runcomfy_models"))
+            if judge(state, now, suspects).clean:
+                refresh(state, now, suspects, started)
                 print(clean)
                 return EXIT_OK
         from runcomfy_codegen.hashcache import HashCache, cache_path

@@ -45,6 +45,8 @@ class Delta:
         """model id -> its schema hash now, for each model whose schema files changed."""
         self.files: list[str] = []
         """Package files whose bytes differ from the manifest's, or that are missing."""
+        self.manifest: dict[str, Any] = {}
+        """The manifest it was judged against (:func:`judge`)."""
 
     @property
     def clean(self) -> bool:
@@ -124,6 +126,28 @@ def _folder_holds_only(path: str, names: set[str]) -> bool:
     except OSError:
         return False
     return True
+
+
+def judge(state: TreeState, now: array[int], suspects: list[int]) -> Delta:
+    """What the ``suspects`` mean (stats ``now``), judged against the package's manifest; a
+    package without a readable manifest is for the full road."""
+    from runcomfy_codegen.manifest import read_manifest
+
+    manifest = read_manifest(Path(state.package))
+    if manifest is None:
+        delta = Delta()
+        delta.full = f"{state.package}: no readable manifest"
+        return delta
+    delta = examine(state, now, suspects, manifest)
+    delta.manifest = manifest
+    return delta
+
+
+def refresh(state: TreeState, now: array[int], suspects: list[int], started: int) -> None:
+    """Record ``state`` again with the stats ``now``, its ``suspects`` having been verified
+    unchanged: the next run does not look at them again (once they are no longer racy)."""
+    state.set_stats(now, started, suspects)
+    state.write(state_path(Path(state.package).parent, Path(state.package).name))
 
 
 def examine(state: TreeState, now: array[int], suspects: list[int], manifest: dict[str, Any]) -> Delta:

@@ -497,7 +497,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return report(exc)
     extra = {"queue_position": status.queue_position} if status.queue_position is not None else {}
     emit(status.request_id, None, status.status, None, **extra)
-    return EXIT_FAIL if status.status in ("failed", "error", "cancelled") else EXIT_OK
+    from runcomfy_models._models import CANCELLED_STATES, FAILED_STATES
+
+    return EXIT_FAIL if status.status in FAILED_STATES | CANCELLED_STATES else EXIT_OK
 
 
 def cmd_result(args: argparse.Namespace) -> int:

@@ -193,8 +193,9 @@ def read_manifest(package: Path) -> dict[str, Any] | None:
     return data
 
 
-def extend_manifest(text: str, package: Path) -> str:
-    """The manifest of a subset build, widened to the whole package it is written into.
+def extend_manifest(text: str, package: Path, rewritten: dict[str, str] | None = None) -> str:
+    """The manifest of a subset build, widened to the whole package it is written into;
+    ``rewritten``: files the build changed since ``text`` was made (path -> new text).
 
     ``generate MODEL_ID`` renders only the models asked for but keeps every other module on disk
     (the catalog's ``*.py`` files: what ``write_tree(prune=False)`` leaves and ``check`` compares);
@@ -205,7 +206,7 @@ def extend_manifest(text: str, package: Path) -> str:
     so ``check`` renders and compares in full rather than trust them.
     """
     data: dict[str, Any] = json.loads(text)
-    files: dict[str, str] = data["files"]
+    files: dict[str, str] = {**data["files"], **{rel: sha256_text(t) for rel, t in (rewritten or {}).items()}}
     on_disk = {}
     for path in sorted((package / "catalog").rglob("*.py")):  # what a subset write leaves in place
         rel = path.relative_to(package).as_posix()
@@ -217,10 +218,8 @@ def extend_manifest(text: str, package: Path) -> str:
     trusted = old.get("generator") == data["generator"] and all(
         old_files.get(rel) == digest for rel, digest in on_disk.items()
     )
-    if trusted:
-        data["schemas"] = dict(sorted({**old_schemas, **data["schemas"]}.items()))
-    data["files"] = dict(sorted({**on_disk, **files}.items()))
-    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+    schemas = {**old_schemas, **data["schemas"]} if trusted else data["schemas"]
+    return manifest_text(data["generator"], schemas, {**on_disk, **files})
 
 
 def _file_matches(package: Path, rel: str, digest: Any, cache: HashCache) -> bool:

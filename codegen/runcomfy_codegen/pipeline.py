@@ -353,9 +353,10 @@ def generate(
     # manifest must still describe the whole package.
     with output_lock(out, PACKAGE):  # one writer at a time per output folder
         if wanted is not None and STUB in result.files:
-            keep_others(result.files, result.catalog, out / PACKAGE, set(result.models))
+            keep_others(result.files, result.catalog, out / PACKAGE)
         if wanted is not None and MANIFEST in result.files:
-            result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], package)
+            stub = {STUB: result.files[STUB]} if STUB in result.files else {}
+            result.files[MANIFEST] = extend_manifest(result.files[MANIFEST], package, stub)
         result.diff = write_tree(package, result.files, prune=wanted is None, kept=result.kept)
         if wanted is None and not result.errors:  # the package is now exactly what the store makes
             record_clean(
@@ -381,8 +382,7 @@ def _generate_edits(
     (or hand-edited modules): render those models only and rewrite their modules, the typed stub and
     the manifest. None: something only the full road can judge (a model added or removed, a stray
     file, the generator changed, a refused schema); nothing was written then."""
-    from runcomfy_codegen.incremental import examine
-    from runcomfy_codegen.manifest import read_manifest
+    from runcomfy_codegen.incremental import judge, refresh
     from runcomfy_codegen.model_id import module_name
 
     package = out / PACKAGE
@@ -391,10 +391,7 @@ def _generate_edits(
     unchanged = GenerateResult(models=list(state.ids), diff=TreeDiff(unchanged=len(state.files)))
     if not suspects:
         return unchanged
-    manifest = read_manifest(package)
-    if manifest is None:
-        return None
-    delta = examine(state, now, suspects, manifest)
+    delta = judge(state, now, suspects)
     if delta.full:
         return None
     edited = set(delta.models)
@@ -404,12 +401,13 @@ def _generate_edits(
             return None  # the stub, the catalog or a runtime file: the full road rewrites it
         edited.update(modules[rel] for rel in delta.files)
     if not edited:  # every suspect was verified unchanged
-        state.set_stats(now, started, suspects)
-        state.write(state_path(out, PACKAGE))
+        refresh(state, now, suspects, started)
         return unchanged
     work = [(store.model_at(schemas, m), module_name(m)) for m in sorted(edited)]
     sent = renderer.send(work, allow_unknown) if renderer is not None else False
-    edits = _Edits(state, now, suspects, manifest, delta.models, sorted(edited), package)  # while it renders
+    edits = _Edits(
+        state, now, suspects, delta.manifest, delta.models, sorted(edited), package
+    )  # while it renders
     built = renderer.receive() if renderer is not None and sent else None
     if built is None:
         built = build.build_chunk(work, allow_unknown)

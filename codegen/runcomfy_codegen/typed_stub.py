@@ -19,8 +19,6 @@ the models asked for) keeps the other models' classes from the stub on disk.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,11 +173,9 @@ def replace_parts(text: str, parts: dict[str, str]) -> str | None:
     return text
 
 
-def keep_others(
-    files: dict[str, str], catalog: list[tuple[str, str]], package: Path, built: set[str]
-) -> None:
+def keep_others(files: dict[str, str], catalog: list[tuple[str, str]], package: Path) -> None:
     """For a subset build: put the other catalog models' parts, from the stub on disk, back into
-    ``files[STUB]`` (and its manifest hash, when the manifest is there)."""
+    ``files[STUB]`` (the caller records its new hash in the manifest)."""
     try:
         old = parts_of((package / STUB).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
@@ -187,8 +183,3 @@ def keep_others(
     new = parts_of(files[STUB])
     merged = {model_id: new.get(model_id) or old.get(model_id, "") for model_id, _ in catalog}
     files[STUB] = assemble(catalog, {k: v for k, v in merged.items() if v})
-    manifest = "catalog/_manifest.json"
-    if manifest in files:
-        data = json.loads(files[manifest])
-        data["files"][STUB] = hashlib.sha256(files[STUB].encode("utf-8")).hexdigest()
-        files[manifest] = json.dumps(data, indent=1, sort_keys=True) + "\n"
